@@ -1,0 +1,35 @@
+import { Hono } from "hono";
+import type { AppEnv } from "./http/app-env";
+import { withConfig } from "./http/config-middleware";
+import { ApiError } from "./http/errors";
+import { ConfigError } from "./config/config";
+import { health } from "./routes/health";
+import { keyRoutes } from "./routes/key";
+import { proxyRoutes } from "./routes/proxy";
+
+export const app = new Hono<AppEnv>();
+
+app.use("*", withConfig);
+app.route("/", health);
+app.route("/", keyRoutes);
+app.route("/", proxyRoutes);
+
+const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
+
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  if (KNOWN_PATHS.has(path)) {
+    const allowed = [...new Set(app.routes.filter((route) => route.path === path && route.method !== "ALL").map((route) => route.method))];
+    return new ApiError(405, "invalid_request_error", "method_not_allowed", `Method ${c.req.method} is not allowed on ${path}; use ${allowed.join(", ")}.`, {
+      headers: { allow: allowed.join(", ") },
+    }).toResponse();
+  }
+  return new ApiError(404, "not_found_error", "route_not_found", `No route ${c.req.method} ${path}.`).toResponse();
+});
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return error.toResponse();
+  if (error instanceof ConfigError) return new ApiError(500, "server_error", "invalid_configuration", error.message).toResponse();
+  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error instanceof Error ? error.message : error);
+  return new ApiError(500, "server_error", "internal_error", "Internal error; the request was not completed.").toResponse();
+});

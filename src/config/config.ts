@@ -1,0 +1,88 @@
+import { z } from "zod";
+import type { Bindings } from "./bindings";
+import { modelPricesSchema, type ModelPrices } from "../pricing/schema";
+
+/** The master key `npm run dev` accepts when none is configured; documented in the README. */
+export const LOCAL_DEV_MASTER_KEY = "sk-edgequota-dev";
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .optional()
+    .transform((value) => value ?? fallback);
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value && value.trim() !== "" ? value.trim() : null));
+
+const configSchema = z
+  .object({
+    MASTER_KEY: optionalText,
+    EDGEQUOTA_LOCAL_DEV: optionalText,
+    UPSTREAM_BASE_URL: optionalText.pipe(
+      z
+        .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+        .transform((url) => url.replace(/\/+$/, ""))
+        .nullable(),
+    ),
+    UPSTREAM_API_KEY: optionalText,
+    UPSTREAM_TIMEOUT_MS: integer(600_000, 1, 3_600_000),
+    RATE_LIMIT_WINDOW_SECONDS: integer(60, 1, 86_400),
+    RESERVATION_TTL_MS: optionalText.pipe(z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number).nullable()),
+    DEFAULT_OUTPUT_TOKENS: integer(256, 0, 10_000_000),
+    MAX_BODY_BYTES: integer(4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    MODEL_PRICES: optionalText.transform((text, ctx): ModelPrices => {
+      if (text === null) return {};
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+        return z.NEVER;
+      }
+      const parsed = modelPricesSchema.safeParse(raw);
+      if (!parsed.success) {
+        ctx.addIssue({ code: "custom", message: z.prettifyError(parsed.error) });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+  })
+  .transform((env) => ({
+    /** null: management API refuses with 503 until the secret is set. */
+    masterKey: env.MASTER_KEY ?? (env.EDGEQUOTA_LOCAL_DEV === "true" ? LOCAL_DEV_MASTER_KEY : null),
+    upstreamBaseUrl: env.UPSTREAM_BASE_URL,
+    upstreamApiKey: env.UPSTREAM_API_KEY,
+    upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    // A front door that vanished cannot settle; give an honest call its whole timeout plus a margin first.
+    reservationTtlMs: env.RESERVATION_TTL_MS ?? env.UPSTREAM_TIMEOUT_MS + 60_000,
+    defaultOutputTokens: env.DEFAULT_OUTPUT_TOKENS,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    modelPrices: env.MODEL_PRICES,
+  }));
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the environment once per isolate; an invalid variable fails every request with a clear message. */
+export function loadConfig(env: Bindings): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`edgequota is misconfigured: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}

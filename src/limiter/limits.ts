@@ -1,0 +1,27 @@
+import type { BudgetLimit } from "./budget";
+
+/** Per-model limits that apply on top of the owner's own (LiteLLM's model_tpm_limit etc.). */
+export interface ModelLimits {
+  readonly tpm: number | null;
+  readonly rpm: number | null;
+  readonly budget: BudgetLimit | null;
+}
+
+/**
+ * Everything a limiter enforces, whatever owns it (key, team or deployment). null means "no limit".
+ * Token counts are tokens, money is nano-dollars, times are ms.
+ */
+export interface Limits {
+  readonly windowMs: number;
+  readonly tpm: number | null;
+  readonly rpm: number | null;
+  readonly maxParallel: number | null;
+  readonly budget: BudgetLimit;
+  readonly models: Readonly<Record<string, ModelLimits>>;
+  /** Output tokens reserved when the client sets no cap (clamped to what the tightest TPM limit can hold). */
+  readonly defaultOutputTokens: number;
+  /** A reservation never settled by its front door is charged at its estimate after this long. */
+  readonly reservationTtlMs: number;
+}
+
+export const UNLIMITED_BUDGET: BudgetLimit = { max: null, soft: null, period: null };

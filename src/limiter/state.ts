@@ -1,0 +1,110 @@
+import type { Budget } from "./budget";
+import type { Window } from "./window";
+
+/** One admitted request whose real usage is not known yet. Amounts: tokens, nano-dollars, ms. */
+export interface Reservation {
+  readonly id: string;
+  readonly model: string;
+  readonly admittedAt: number;
+  /** Window bucket the reservation was charged to, in every window scope it touched. */
+  readonly bucket: number;
+  readonly tokens: number;
+  readonly cost: number;
+  readonly expiresAt: number;
+  readonly windows: readonly string[];
+  readonly budgets: readonly string[];
+}
+
+/**
+ * Everything one limiter owns. Plain data so it can be unit-tested and persisted; `changed` lists the storage
+ * entries touched since the owner last persisted, so a Durable Object writes a few small rows per request
+ * instead of the whole state.
+ */
+export interface LimiterState {
+  /** Latest instant seen: time never runs backwards inside a limiter even if the host clock does. */
+  clock: number;
+  /** Smoothed admission-to-settlement time, used to hint when a parallel slot frees. */
+  latencyMs: number;
+  windows: Map<string, Window>;
+  budgets: Map<string, Budget>;
+  reservations: Map<string, Reservation>;
+  changed: Set<string>;
+}
+
+export const WHOLE = "*";
+export const modelScope = (model: string): string => `model:${model}`;
+
+export function emptyState(): LimiterState {
+  return {
+    clock: 0,
+    latencyMs: 0,
+    windows: new Map(),
+    budgets: new Map(),
+    reservations: new Map(),
+    changed: new Set(),
+  };
+}
+
+// Storage entry names. Scopes may contain ':' (model names do), so the bucket stamp is the last segment.
+const META = "meta";
+export const windowEntry = (scope: string, time: number): string => `w:${scope}:${time}`;
+export const budgetEntry = (scope: string): string => `b:${scope}`;
+export const reservationEntry = (id: string): string => `r:${id}`;
+export const metaEntry = (): string => META;
+
+type StoredBucket = readonly [tokens: number, requests: number];
+interface StoredMeta {
+  clock: number;
+  latencyMs: number;
+}
+
+/** The value to store for a changed entry, or undefined when the entry must be deleted. */
+export function entryValue(state: LimiterState, name: string): unknown {
+  if (name === META) return { clock: state.clock, latencyMs: state.latencyMs } satisfies StoredMeta;
+  const kind = name.slice(0, 2);
+  const rest = name.slice(2);
+  if (kind === "r:") return state.reservations.get(rest);
+  if (kind === "b:") return state.budgets.get(rest);
+  if (kind === "w:") {
+    const cut = rest.lastIndexOf(":");
+    const time = Number(rest.slice(cut + 1));
+    const bucket = state.windows.get(rest.slice(0, cut))?.buckets.find((candidate) => candidate.time === time);
+    return bucket ? ([bucket.tokens, bucket.requests] satisfies StoredBucket) : undefined;
+  }
+  return undefined;
+}
+
+/** Hands the owner every changed entry with its new value (undefined = delete) and clears the change set. */
+export function takeChanges(state: LimiterState): Array<[name: string, value: unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (const name of state.changed) out.push([name, entryValue(state, name)]);
+  state.changed.clear();
+  return out;
+}
+
+/** Rebuilds a state from stored entries (any order). Unknown entries are ignored so the format can grow. */
+export function hydrate(entries: Iterable<readonly [string, unknown]>): LimiterState {
+  const state = emptyState();
+  for (const [name, value] of entries) {
+    if (name === META) {
+      const meta = value as StoredMeta;
+      state.clock = meta.clock;
+      state.latencyMs = meta.latencyMs;
+      continue;
+    }
+    const kind = name.slice(0, 2);
+    const rest = name.slice(2);
+    if (kind === "r:") state.reservations.set(rest, value as Reservation);
+    else if (kind === "b:") state.budgets.set(rest, value as Budget);
+    else if (kind === "w:") {
+      const cut = rest.lastIndexOf(":");
+      const scope = rest.slice(0, cut);
+      const [tokens, requests] = value as StoredBucket;
+      let window = state.windows.get(scope);
+      if (!window) state.windows.set(scope, (window = { buckets: [] }));
+      window.buckets.push({ time: Number(rest.slice(cut + 1)), tokens, requests });
+    }
+  }
+  for (const window of state.windows.values()) window.buckets.sort((a, b) => a.time - b.time);
+  return state;
+}

@@ -1,0 +1,64 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Bindings } from "../config/bindings";
+
+/** One row per key: only what /key/list filters and pages on. Limits and spend stay in each key's object. */
+export interface KeyIndexEntry {
+  token: string;
+  key_alias: string | null;
+  team_id: string | null;
+  user_id: string | null;
+  created_at: string;
+}
+
+export interface KeyIndexPage {
+  tokens: string[];
+  total: number;
+}
+
+/**
+ * The directory of keys, so /key/list can page without visiting every key's object. It is never on the
+ * request path: admission and enforcement read only the key's own object.
+ */
+export class KeyIndexObject extends DurableObject<Bindings> {
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS keys (
+      token TEXT PRIMARY KEY, key_alias TEXT, team_id TEXT, user_id TEXT, created_at TEXT NOT NULL)`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS keys_by_created ON keys (created_at, token)");
+  }
+
+  put(entry: KeyIndexEntry): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO keys (token, key_alias, team_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (token) DO UPDATE SET key_alias = excluded.key_alias, team_id = excluded.team_id,
+         user_id = excluded.user_id, created_at = excluded.created_at`,
+      entry.token, entry.key_alias, entry.team_id, entry.user_id, entry.created_at,
+    );
+  }
+
+  remove(tokens: string[]): void {
+    for (const token of tokens) this.ctx.storage.sql.exec("DELETE FROM keys WHERE token = ?", token);
+  }
+
+  /** Newest first, like LiteLLM's dashboard. */
+  list(filter: { team_id?: string; key_alias?: string; user_id?: string }, page: number, size: number): KeyIndexPage {
+    const where: string[] = [];
+    const args: string[] = [];
+    for (const column of ["team_id", "key_alias", "user_id"] as const) {
+      const value = filter[column];
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        args.push(value);
+      }
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const total = this.ctx.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM keys ${clause}`, ...args).one().n;
+    const rows = this.ctx.storage.sql
+      .exec<{ token: string }>(
+        `SELECT token FROM keys ${clause} ORDER BY created_at DESC, token LIMIT ? OFFSET ?`,
+        ...args, size, (page - 1) * size,
+      )
+      .toArray();
+    return { tokens: rows.map((row) => row.token), total };
+  }
+}

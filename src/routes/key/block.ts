@@ -1,0 +1,21 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../http/app-env";
+import { notFound } from "../../http/errors";
+import { parseBody } from "../../http/json-body";
+import { requireMaster } from "../../http/master-auth";
+import { keyObject } from "../../objects/stubs";
+import { keyActionRequestSchema } from "../../schemas/key";
+import { keyInfoResponse } from "./present";
+import { tokenOf } from "./resolve";
+
+/** Blocking takes effect on the very next admission on every front door: they all ask the same object. */
+const setBlocked = (blocked: boolean) =>
+  new Hono<AppEnv>().post(blocked ? "/key/block" : "/key/unblock", requireMaster, async (c) => {
+    const { key } = await parseBody(c, keyActionRequestSchema, c.var.config.maxBodyBytes);
+    const view = await keyObject(c.env, await tokenOf(key)).update({ blocked }, undefined);
+    if (!view) throw notFound("key_not_found", "No such key.");
+    return c.json(keyInfoResponse(view));
+  });
+
+export const blockKey = setBlocked(true);
+export const unblockKey = setBlocked(false);

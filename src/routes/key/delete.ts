@@ -1,0 +1,20 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../http/app-env";
+import { notFound } from "../../http/errors";
+import { parseBody } from "../../http/json-body";
+import { requireMaster } from "../../http/master-auth";
+import { keyIndex, keyObject } from "../../objects/stubs";
+import { deleteKeyRequestSchema } from "../../schemas/key";
+import { tokenOf } from "./resolve";
+
+/** All or nothing: if any named key does not exist, nothing is deleted and the answer says which. */
+export const deleteKeys = new Hono<AppEnv>().post("/key/delete", requireMaster, async (c) => {
+  const { keys } = await parseBody(c, deleteKeyRequestSchema, c.var.config.maxBodyBytes);
+  const tokens = [...new Set(await Promise.all(keys.map(tokenOf)))];
+  const views = await Promise.all(tokens.map((token) => keyObject(c.env, token).view()));
+  const missing = tokens.filter((_, index) => views[index] === null);
+  if (missing.length > 0) throw notFound("key_not_found", `No such key: ${missing.join(", ")}.`);
+  await Promise.all(tokens.map((token) => keyObject(c.env, token).destroy()));
+  await keyIndex(c.env).remove(tokens);
+  return c.json({ deleted_keys: tokens });
+});

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { MAX_USD, parsePeriod } from "../limiter";
+
+/** Names LiteLLM dashboards show: short, printable. */
+export const label = z.string().trim().min(1).max(256);
+export const modelName = z.string().min(1).max(256);
+
+const limit = (max: number) => z.number().int("must be a whole number").min(0).max(max);
+export const tokenLimit = limit(1e12);
+export const requestLimit = limit(1e9);
+export const parallelLimit = limit(1e6);
+export const usd = z.number().finite().min(0).max(MAX_USD);
+
+/** "30s", "15m", "24h", "30d", "2w", "1mo" as LiteLLM accepts them. */
+export const periodText = z
+  .string()
+  .refine((text) => parsePeriod(text) !== null, { message: 'must be a duration like "30s", "30m", "24h", "30d", "2w" or "1mo"' });
+
+export const metadata = z.record(z.string().max(256), z.json());

@@ -1,0 +1,116 @@
+import { z } from "zod";
+import { label, metadata, modelName, parallelLimit, periodText, requestLimit, tokenLimit, usd } from "./common";
+
+export const modelBudgetSchema = z.strictObject({
+  budget_limit: usd,
+  time_period: periodText.nullable().default(null),
+});
+
+/**
+ * The settings of a virtual key, with LiteLLM's field names so existing scripts and dashboards work.
+ * `default_output_tokens` is ours: the output reserved for requests that set no max_tokens.
+ */
+export const keySettingsSchema = z.strictObject({
+  key_alias: label.nullable().default(null),
+  models: z.array(modelName).max(1000).default([]),
+  team_id: label.nullable().default(null),
+  user_id: label.nullable().default(null),
+  metadata: metadata.default({}),
+  max_budget: usd.nullable().default(null),
+  soft_budget: usd.nullable().default(null),
+  budget_duration: periodText.nullable().default(null),
+  tpm_limit: tokenLimit.nullable().default(null),
+  rpm_limit: requestLimit.nullable().default(null),
+  max_parallel_requests: parallelLimit.nullable().default(null),
+  model_tpm_limit: z.record(modelName, tokenLimit).default({}),
+  model_rpm_limit: z.record(modelName, requestLimit).default({}),
+  model_max_budget: z.record(modelName, modelBudgetSchema).default({}),
+  default_output_tokens: tokenLimit.nullable().default(null),
+  blocked: z.boolean().default(false),
+});
+export type KeySettings = z.infer<typeof keySettingsSchema>;
+
+/** A key's identity for the management API: its secret ("sk-...") or the SHA-256 hex LiteLLM calls `token`. */
+export const keyRef = z.string().min(1).max(512);
+
+const editable = keySettingsSchema.partial().extend({ duration: periodText.nullable().optional() });
+
+export const generateKeyRequestSchema = editable.extend({
+  /** A caller-chosen secret, as LiteLLM allows; otherwise one is generated. */
+  key: z.string().regex(/^sk-[A-Za-z0-9_-]{20,200}$/, "must be sk- followed by 20-200 URL-safe characters").optional(),
+});
+export const updateKeyRequestSchema = editable.extend({ key: keyRef });
+export const deleteKeyRequestSchema = z.strictObject({ keys: z.array(keyRef).min(1).max(100) });
+export const keyActionRequestSchema = z.strictObject({ key: keyRef });
+
+export const listKeysQuerySchema = z.strictObject({
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  size: z.coerce.number().int().min(1).max(100).default(10),
+  team_id: label.optional(),
+  key_alias: label.optional(),
+  user_id: label.optional(),
+  return_full_object: z.enum(["true", "false"]).default("false").transform((value) => value === "true"),
+});
+export const keyInfoQuerySchema = z.strictObject({ key: keyRef.optional() });
+
+export type GenerateKeyRequest = z.infer<typeof generateKeyRequestSchema>;
+export type UpdateKeyRequest = z.infer<typeof updateKeyRequestSchema>;
+export type ListKeysQuery = z.infer<typeof listKeysQuerySchema>;
+
+/** What a key's Durable Object stores about it (the secret itself never). */
+export const keyRecordSchema = keySettingsSchema.extend({
+  token: z.string(),
+  key_name: z.string(),
+  expires: z.iso.datetime().nullable(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type KeyRecord = z.infer<typeof keyRecordSchema>;
+
+const windowUsageSchema = z.object({
+  tokens: z.number(),
+  requests: z.number(),
+  tpm_limit: z.number().nullable(),
+  rpm_limit: z.number().nullable(),
+  tokens_reset_ms: z.number(),
+  requests_reset_ms: z.number(),
+});
+
+/** Live counters, read from the very state admission decides on. */
+export const keyUsageSchema = windowUsageSchema.extend({
+  window_seconds: z.number(),
+  in_flight: z.number(),
+  max_parallel_requests: z.number().nullable(),
+  reserved_tokens: z.number(),
+  reserved_spend: z.number(),
+  models: z.record(
+    z.string(),
+    z.object({
+      window: windowUsageSchema.nullable(),
+      spend: z.number().nullable(),
+      reserved_spend: z.number().nullable(),
+      budget_limit: z.number().nullable(),
+      budget_reset_at: z.iso.datetime().nullable(),
+    }),
+  ),
+});
+
+export const keyInfoSchema = keyRecordSchema.extend({
+  spend: z.number(),
+  budget_reset_at: z.iso.datetime().nullable(),
+  soft_budget_crossed_at: z.iso.datetime().nullable(),
+  usage: keyUsageSchema,
+});
+export type KeyInfo = z.infer<typeof keyInfoSchema>;
+export type KeyUsage = z.infer<typeof keyUsageSchema>;
+
+export const keyInfoResponseSchema = z.object({ key: z.string(), info: keyInfoSchema });
+export const generateKeyResponseSchema = keyInfoSchema.omit({ usage: true }).extend({ key: z.string() });
+export const listKeysResponseSchema = z.object({
+  keys: z.array(z.union([z.string(), keyInfoSchema])),
+  total_count: z.number(),
+  current_page: z.number(),
+  total_pages: z.number(),
+});
+export type KeyInfoResponse = z.infer<typeof keyInfoResponseSchema>;
+export type GenerateKeyResponse = z.infer<typeof generateKeyResponseSchema>;

@@ -1,0 +1,65 @@
+import type { Config } from "../config/config";
+import { mockUpstream } from "./mock";
+
+/** Why no upstream answer arrived; decides both the client's status and how the reservation ends. */
+export class UpstreamFailure extends Error {
+  override readonly name = "UpstreamFailure";
+  constructor(
+    readonly kind: "unreachable" | "timeout" | "client_gone",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Headers never forwarded: the client's credentials, hop-by-hop headers, and what the platform sets itself. */
+const DROPPED = new Set([
+  "authorization", "x-api-key", "api-key", "host", "cookie", "content-length", "connection", "keep-alive",
+  "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization", "accept-encoding",
+]);
+
+export function upstreamUrl(base: string, path: string): string {
+  // A base that already ends in /v1 (the common way to write OpenAI's URL) must not become /v1/v1.
+  if (base.endsWith("/v1") && (path === "/v1" || path.startsWith("/v1/"))) return base + path.slice(3);
+  return base + path;
+}
+
+export interface UpstreamRequest {
+  readonly path: string;
+  readonly body: unknown;
+  readonly clientHeaders: Headers;
+  readonly requestId: string;
+  /** Fires when the client goes away. */
+  readonly clientSignal: AbortSignal;
+}
+
+/**
+ * Sends the request to the configured upstream (or the embedded mock) with the upstream's own key. The
+ * timeout covers the whole exchange, streamed body included, so a call can never outlive its reservation.
+ */
+export async function callUpstream(config: Config, request: UpstreamRequest): Promise<Response> {
+  const headers = new Headers();
+  for (const [name, value] of request.clientHeaders) {
+    if (!DROPPED.has(name) && !name.startsWith("cf-")) headers.set(name, value);
+  }
+  headers.set("content-type", "application/json");
+  headers.set("x-litellm-call-id", request.requestId);
+  if (config.upstreamApiKey) headers.set("authorization", `Bearer ${config.upstreamApiKey}`);
+
+  const timeout = AbortSignal.timeout(config.upstreamTimeoutMs);
+  const signal = AbortSignal.any([timeout, request.clientSignal]);
+  const base = config.upstreamBaseUrl ?? "http://mock.upstream";
+  const upstream = new Request(upstreamUrl(base, request.path), {
+    method: "POST",
+    headers,
+    body: JSON.stringify(request.body),
+    signal,
+  });
+  try {
+    return await (config.upstreamBaseUrl === null ? mockUpstream(upstream) : fetch(upstream));
+  } catch (error) {
+    if (timeout.aborted) throw new UpstreamFailure("timeout", `Upstream did not answer within ${config.upstreamTimeoutMs} ms.`);
+    if (request.clientSignal.aborted) throw new UpstreamFailure("client_gone", "Client disconnected.");
+    throw new UpstreamFailure("unreachable", `Upstream unreachable: ${(error as Error).message}`);
+  }
+}

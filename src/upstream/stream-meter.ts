@@ -1,0 +1,109 @@
+import { usageOf, type TokenUsage } from "./usage";
+
+export interface StreamResult {
+  /** Usage reported by the upstream, or null when the stream ended without it. */
+  readonly usage: TokenUsage | null;
+  /** Upper-ish count of generated tokens seen, for settling a stream that never reported usage. */
+  readonly streamedTokens: number;
+  /** The stream reached its natural end (not cut by upstream, timeout or client). */
+  readonly complete: boolean;
+}
+
+interface MeterOptions {
+  /** Remove the usage-only chunk: the gateway asked for it, the client did not. */
+  readonly stripUsageChunk: boolean;
+  readonly onEnd: (result: StreamResult) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Forwards an SSE body line by line as it arrives and reads `data:` events on the side: usage, and how much
+ * text was generated. Every complete line goes out as soon as it is read; nothing waits for the whole answer.
+ */
+export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOptions): { readable: ReadableStream<Uint8Array>; done: Promise<void> } {
+  const decoder = new TextDecoder();
+  let pending = "";
+  let usage: TokenUsage | null = null;
+  let contentChunks = 0;
+  let contentBytes = 0;
+  let dropBlank = false;
+  let sawDone = false;
+  let ended = false;
+  const end = (complete: boolean) => {
+    if (ended) return;
+    ended = true;
+    options.onEnd({ usage, streamedTokens: Math.max(contentChunks, Math.ceil(contentBytes / 4)), complete: complete && (sawDone || usage !== null) });
+  };
+
+  const lineOut = (line: string): string | null => {
+    if (dropBlank && line.trim() === "") {
+      dropBlank = false;
+      return null;
+    }
+    dropBlank = false;
+    if (!line.startsWith("data:")) return line;
+    const data = line.slice(5).trim();
+    if (data === "[DONE]") {
+      sawDone = true;
+      return line;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return line;
+    }
+    const reported = usageOf(event);
+    if (reported) usage = reported;
+    const text = generatedText(event);
+    if (text) {
+      contentChunks++;
+      contentBytes += encoder.encode(text).length;
+    }
+    const record = event as { choices?: unknown[] };
+    if (options.stripUsageChunk && reported && Array.isArray(record.choices) && record.choices.length === 0) {
+      dropBlank = true;
+      return null;
+    }
+    return line;
+  };
+
+  const transform = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      let out = "";
+      for (const line of lines) {
+        const kept = lineOut(line);
+        if (kept !== null) out += `${kept}\n`;
+      }
+      if (out) controller.enqueue(encoder.encode(out));
+    },
+    flush(controller) {
+      pending += decoder.decode();
+      if (pending) {
+        const kept = lineOut(pending);
+        if (kept !== null) controller.enqueue(encoder.encode(kept));
+      }
+      end(true);
+    },
+  });
+  const done = body.pipeTo(transform.writable).catch(() => end(false));
+  return { readable: transform.readable, done: done.then(() => end(false)) };
+}
+
+/** The text a stream event adds: chat deltas, completion text, Responses API deltas. */
+function generatedText(event: unknown): string {
+  if (typeof event !== "object" || event === null) return "";
+  const record = event as { choices?: Array<{ delta?: { content?: unknown; tool_calls?: unknown }; text?: unknown }>; type?: unknown; delta?: unknown };
+  if (record.type === "response.output_text.delta" && typeof record.delta === "string") return record.delta;
+  let text = "";
+  for (const choice of record.choices ?? []) {
+    if (typeof choice?.delta?.content === "string") text += choice.delta.content;
+    if (choice?.delta?.tool_calls !== undefined) text += JSON.stringify(choice.delta.tool_calls);
+    if (typeof choice?.text === "string") text += choice.text;
+  }
+  return text;
+}

@@ -1,0 +1,78 @@
+import { exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { KeyObject } from "../../src/objects/key-object";
+
+export const MASTER = "sk-test-master";
+const BASE = "http://gateway.test";
+
+interface Call {
+  method?: string;
+  body?: unknown;
+  rawBody?: BodyInit;
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
+/** Calls the Worker in-process, like a client on the edge URL would. */
+export async function call(path: string, { method, body, rawBody, token = MASTER, headers = {} }: Call = {}): Promise<Response> {
+  const init: RequestInit = { method: method ?? (body !== undefined || rawBody !== undefined ? "POST" : "GET"), headers: { ...headers } };
+  const h = init.headers as Record<string, string>;
+  if (token !== null) h.authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    h["content-type"] ??= "application/json";
+  } else if (rawBody !== undefined) {
+    init.body = rawBody;
+  }
+  return (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default.fetch(new Request(BASE + path, init));
+}
+
+export async function json<T = Record<string, any>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+export interface NewKey {
+  key: string;
+  token: string;
+  [field: string]: unknown;
+}
+
+export async function createKey(settings: Record<string, unknown> = {}): Promise<NewKey> {
+  const response = await call("/key/generate", { body: settings });
+  if (response.status !== 200) throw new Error(`key/generate failed: ${response.status} ${await response.text()}`);
+  return json<NewKey>(response);
+}
+
+export async function keyInfo(key: string): Promise<Record<string, any>> {
+  const response = await call(`/key/info?key=${encodeURIComponent(key)}`);
+  if (response.status !== 200) throw new Error(`key/info failed: ${response.status} ${await response.text()}`);
+  return (await json<{ info: Record<string, any> }>(response)).info;
+}
+
+export function chat(key: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+  return call("/v1/chat/completions", {
+    token: key,
+    headers,
+    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }], max_tokens: 10, ...body },
+  });
+}
+
+/** Settlement runs after the response is sent; wait until the key has no call in flight. */
+export async function settled(key: string, timeoutMs = 5000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await keyInfo(key);
+    if (info.usage.in_flight === 0) return info;
+    if (Date.now() > deadline) throw new Error(`still ${info.usage.in_flight} in flight after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Moves a key object's clock forward so windows and budget periods pass without waiting. */
+export async function shiftClock(token: string, ms: number): Promise<void> {
+  const stub = env.KEYS.get(env.KEYS.idFromName(token));
+  await runInDurableObject(stub, (instance: KeyObject) => {
+    instance.clockOffsetMs += ms;
+  });
+}
