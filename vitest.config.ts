@@ -12,5 +12,6 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
   },
 });

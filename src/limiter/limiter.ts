@@ -80,13 +80,15 @@ export function advance(state: LimiterState, limits: Limits, now: number): { now
   }
   const at = state.clock;
   const expired: Settlement[] = [];
-  for (const reservation of state.reservations.values()) {
-    if (reservation.expiresAt <= at) expired.push(finish(state, limits, reservation, "expired", reservation, at));
+  // Expiries are charged in deadline order to the budget period their deadline falls in: a reset due before a
+  // deadline is applied first, so a late wake-up does not wipe a charge that belongs to the new period.
+  const due = [...state.reservations.values()].filter((reservation) => reservation.expiresAt <= at);
+  due.sort((a, b) => a.expiresAt - b.expiresAt);
+  for (const reservation of due) {
+    rollBudgets(state, limits, reservation.expiresAt, true);
+    expired.push(finish(state, limits, reservation, "expired", reservation, at));
   }
-  for (const [scope, budget] of state.budgets) {
-    const limit = budgetLimitFor(limits, scope);
-    if (limit && rollOver(budget, limit, at)) state.changed.add(budgetEntry(scope));
-  }
+  rollBudgets(state, limits, at, false);
   for (const [scope, window] of state.windows) {
     for (const time of prune(window, at, limits.windowMs)) state.changed.add(windowEntry(scope, time));
     if (window.buckets.length === 0) state.windows.delete(scope);
@@ -94,10 +96,18 @@ export function advance(state: LimiterState, limits: Limits, now: number): { now
   return { now: at, expired };
 }
 
+function rollBudgets(state: LimiterState, limits: Limits, at: number, scheduledOnly: boolean): void {
+  for (const [scope, budget] of state.budgets) {
+    if (scheduledOnly && budget.resetAt === null) continue;
+    const limit = budgetLimitFor(limits, scope);
+    if (limit && rollOver(budget, limit, at)) state.changed.add(budgetEntry(scope));
+  }
+}
+
 /** Reserves an upper estimate for one request, or explains exactly why it cannot be admitted now. */
 export function admit(state: LimiterState, limits: Limits, request: AdmissionRequest, clock: number): Admission {
   const { now } = advance(state, limits, clock);
-  const modelLimits = limits.models[request.model];
+  const modelLimits = ownModelLimits(limits, request.model);
   const tokenLimits = [limits.tpm, modelLimits?.tpm ?? null].filter((limit): limit is number => limit !== null);
   const tokens = request.promptTokens + outputEstimate(limits, request, tokenLimits);
   const cost = request.price ? costOf(request.price, request.promptTokens, tokens - request.promptTokens) : null;
@@ -182,6 +192,7 @@ export function settle(state: LimiterState, limits: Limits, id: string, used: Us
   state.latencyMs = state.latencyMs === 0
     ? now - reservation.admittedAt
     : state.latencyMs + LATENCY_SMOOTHING * (now - reservation.admittedAt - state.latencyMs);
+  state.changed.add(metaEntry()); // latencyMs is stored in the meta entry, even when the clock did not move
   return finish(state, limits, reservation, "settled", used, now);
 }
 
@@ -317,7 +328,12 @@ function budgetReport(budget: Budget, limit: BudgetLimit): BudgetReport {
 
 function budgetLimitFor(limits: Limits, scope: string): BudgetLimit | null {
   if (scope === WHOLE) return limits.budget;
-  return limits.models[scope.slice("model:".length)]?.budget ?? null;
+  return ownModelLimits(limits, scope.slice("model:".length))?.budget ?? null;
+}
+
+/** Own entries only: a model named "constructor" or "__proto__" must not pick up Object.prototype members. */
+function ownModelLimits(limits: Limits, model: string): Limits["models"][string] | undefined {
+  return Object.hasOwn(limits.models, model) ? limits.models[model] : undefined;
 }
 
 function budgetFor(state: LimiterState, limits: Limits, scope: string, now: number): Budget {

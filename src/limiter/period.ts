@@ -43,8 +43,14 @@ export function addPeriod(from: number, period: Period): number {
 /** The first boundary of the schedule `start, start+p, start+2p, ...` that lies strictly after `now`. */
 export function nextBoundaryAfter(start: number, period: Period, now: number): number {
   let next = start;
-  // Fixed-length periods jump straight there; the loop only walks the remainder (and calendar months).
-  if (period.unit !== "mo" && next <= now) {
+  if (period.unit === "mo") {
+    // Calendar months are counted from `start` (start + k months), never chained: chaining from a clamped Feb 28
+    // would move every later boundary of a Jan 31 schedule to the 28th.
+    for (let k = 1; next <= now; k++) next = addPeriod(start, { amount: period.amount * k, unit: "mo" });
+    return next;
+  }
+  // Fixed-length periods jump straight there; the loop only walks the remainder.
+  if (next <= now) {
     const span = addPeriod(0, period);
     next += Math.floor((now - next) / span) * span;
   }

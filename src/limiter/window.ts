@@ -22,7 +22,8 @@ export interface Window {
 }
 
 export function bucketWidth(windowMs: number): number {
-  return Math.max(1, Math.floor(windowMs / BUCKETS_PER_WINDOW));
+  // Rounded up: a floored width lets a window span more than BUCKETS_PER_WINDOW buckets (1000 for a 1 s window).
+  return Math.max(1, Math.ceil(windowMs / BUCKETS_PER_WINDOW));
 }
 
 export function bucketTime(now: number, windowMs: number): number {

@@ -9,26 +9,47 @@ export const modelBudgetSchema = z.strictObject({
 /**
  * The settings of a virtual key, with LiteLLM's field names so existing scripts and dashboards work.
  * `default_output_tokens` is ours: the output reserved for requests that set no max_tokens.
+ * No field carries a zod default: /key/update must be able to tell "not sent" from "set to the default".
  */
 export const keySettingsSchema = z.strictObject({
-  key_alias: label.nullable().default(null),
-  models: z.array(modelName).max(1000).default([]),
-  team_id: label.nullable().default(null),
-  user_id: label.nullable().default(null),
-  metadata: metadata.default({}),
-  max_budget: usd.nullable().default(null),
-  soft_budget: usd.nullable().default(null),
-  budget_duration: periodText.nullable().default(null),
-  tpm_limit: tokenLimit.nullable().default(null),
-  rpm_limit: requestLimit.nullable().default(null),
-  max_parallel_requests: parallelLimit.nullable().default(null),
-  model_tpm_limit: z.record(modelName, tokenLimit).default({}),
-  model_rpm_limit: z.record(modelName, requestLimit).default({}),
-  model_max_budget: z.record(modelName, modelBudgetSchema).default({}),
-  default_output_tokens: tokenLimit.nullable().default(null),
-  blocked: z.boolean().default(false),
+  key_alias: label.nullable(),
+  models: z.array(modelName).max(1000),
+  team_id: label.nullable(),
+  user_id: label.nullable(),
+  metadata: metadata,
+  max_budget: usd.nullable(),
+  soft_budget: usd.nullable(),
+  budget_duration: periodText.nullable(),
+  tpm_limit: tokenLimit.nullable(),
+  rpm_limit: requestLimit.nullable(),
+  max_parallel_requests: parallelLimit.nullable(),
+  model_tpm_limit: z.record(modelName, tokenLimit),
+  model_rpm_limit: z.record(modelName, requestLimit),
+  model_max_budget: z.record(modelName, modelBudgetSchema),
+  default_output_tokens: tokenLimit.nullable(),
+  blocked: z.boolean(),
 });
 export type KeySettings = z.infer<typeof keySettingsSchema>;
+
+/** What /key/generate fills in for fields it was not given: no limits, every model. */
+export const KEY_DEFAULTS: KeySettings = {
+  key_alias: null,
+  models: [],
+  team_id: null,
+  user_id: null,
+  metadata: {},
+  max_budget: null,
+  soft_budget: null,
+  budget_duration: null,
+  tpm_limit: null,
+  rpm_limit: null,
+  max_parallel_requests: null,
+  model_tpm_limit: {},
+  model_rpm_limit: {},
+  model_max_budget: {},
+  default_output_tokens: null,
+  blocked: false,
+};
 
 /** A key's identity for the management API: its secret ("sk-...") or the SHA-256 hex LiteLLM calls `token`. */
 export const keyRef = z.string().min(1).max(512);

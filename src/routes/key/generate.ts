@@ -6,7 +6,7 @@ import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
 import { addPeriod, parsePeriod } from "../../limiter";
 import { keyIndex, keyObject } from "../../objects/stubs";
-import { generateKeyRequestSchema, keySettingsSchema, type GenerateKeyResponse, type KeyRecord } from "../../schemas/key";
+import { generateKeyRequestSchema, KEY_DEFAULTS, keySettingsSchema, type GenerateKeyResponse, type KeyRecord } from "../../schemas/key";
 import { keyInfo } from "./present";
 
 export const generateKey = new Hono<AppEnv>().post("/key/generate", requireMaster, async (c) => {
@@ -16,7 +16,7 @@ export const generateKey = new Hono<AppEnv>().post("/key/generate", requireMaste
   const now = Date.now();
   const period = duration ? parsePeriod(duration) : null;
   const record: KeyRecord = {
-    ...keySettingsSchema.parse(fields),
+    ...keySettingsSchema.parse({ ...KEY_DEFAULTS, ...fields }),
     token,
     key_name: maskSecret(secret),
     expires: period ? new Date(addPeriod(now, period)).toISOString() : null,

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { secretsEqual, sha256Hex } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
-import { badRequest, forbidden, unauthorized } from "../../http/errors";
+import { ApiError, badRequest, forbidden, unauthorized } from "../../http/errors";
 import { validate } from "../../http/json-body";
 import { isMaster } from "../../http/master-auth";
 import { keyObject } from "../../objects/stubs";
@@ -21,6 +21,11 @@ export const keyInfoRoute = new Hono<AppEnv>().get("/key/info", async (c) => {
   const own = await sha256Hex(given);
   const view = await keyObject(c.env, own).view();
   if (!view) throw unauthorized("Invalid API key.");
+  // As on the proxy path, and as LiteLLM does: a blocked or expired key is refused everywhere.
+  if (view.record.blocked) throw forbidden("key_blocked", "API key is blocked.");
+  if (view.record.expires !== null && Date.parse(view.record.expires) <= Date.now()) {
+    throw new ApiError(401, "authentication_error", "key_expired", `API key expired at ${view.record.expires}.`);
+  }
   if (query.key !== undefined && !(await secretsEqual(await tokenOf(query.key), own))) {
     throw forbidden("not_own_key", "A virtual key may only read its own info.");
   }
