@@ -471,7 +471,7 @@ describe("limiter invariants under random traffic", () => {
           }
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 8000 },
     );
   });
 });
