@@ -165,7 +165,7 @@ describe("persistence through takeChanges and hydrate", () => {
         store.persist(durable);
         expectSameAsStored(reference, store);
       }),
-      { numRuns: 6000 },
+      { numRuns: 400 },
     );
   });
 });
