@@ -6,6 +6,7 @@ import { ConfigError } from "./config/config";
 import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
 import { proxyRoutes } from "./routes/proxy";
+import { spendLogs } from "./routes/spend/logs";
 
 export const app = new Hono<AppEnv>();
 
@@ -13,6 +14,7 @@ app.use("*", withConfig);
 app.route("/", health);
 app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
+app.route("/", spendLogs);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 

@@ -19,8 +19,11 @@ const SETTINGS = {
   budget: ["max_budget", "model_max_budget", "budget (USD)"],
 } as const;
 
-/** Clients told to wait longer than this are better told not to retry: SDKs cap their own waits near it. */
-const RETRY_HORIZON_MS = 60_000;
+/**
+ * Clients told to wait longer than this are better told not to retry: SDKs cap their own waits near a minute.
+ * The extra second covers bucket rounding, so a 60 s window's refusal (up to 60.1 s) still says "retry".
+ */
+const RETRY_HORIZON_MS = 61_000;
 
 /**
  * The 429 for a limit that tripped: which limit, its value, what remains, and exactly when this request would

@@ -106,6 +106,8 @@ function rollBudgets(state: LimiterState, limits: Limits, at: number, scheduledO
 
 /** Reserves an upper estimate for one request, or explains exactly why it cannot be admitted now. */
 export function admit(state: LimiterState, limits: Limits, request: AdmissionRequest, clock: number): Admission {
+  // Replacing a live reservation would strand its reserved tokens and money; ids must be unique per call.
+  if (state.reservations.has(request.id)) throw new Error(`reservation ${request.id} is already in flight`);
   const { now } = advance(state, limits, clock);
   const modelLimits = ownModelLimits(limits, request.model);
   const tokenLimits = [limits.tpm, modelLimits?.tpm ?? null].filter((limit): limit is number => limit !== null);

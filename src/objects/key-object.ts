@@ -18,6 +18,7 @@ import {
 import { keySettingsSchema, type KeyRecord, type KeySettings } from "../schemas/key";
 import { keyLimits } from "./key-limits";
 import { LimiterStore } from "./limiter-store";
+import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 import { keyObject } from "./stubs";
 
 export interface AdmitInput {
@@ -51,10 +52,6 @@ export interface KeyView {
 }
 
 /** What moves to the new object when a key is regenerated: settings, spend, windows and in-flight calls. */
-export interface KeyHandover {
-  readonly record: KeyRecord;
-  readonly limiter: Array<[string, unknown]>;
-}
 
 const RECORD = "record";
 const MOVED_TO = "moved_to";
@@ -65,6 +62,7 @@ const MOVED_TO = "moved_to";
  */
 export class KeyObject extends DurableObject<Bindings> {
   private store!: LimiterStore;
+  private readonly ledger: SpendLedger;
   private record: KeyRecord | null = null;
   private movedTo: string | null = null;
   private limitsCache: { record: KeyRecord; limits: Limits } | null = null;
@@ -73,6 +71,7 @@ export class KeyObject extends DurableObject<Bindings> {
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
+    this.ledger = new SpendLedger(ctx.storage.sql);
     void ctx.blockConcurrencyWhile(async () => {
       this.record = ctx.storage.kv.get<KeyRecord>(RECORD) ?? null;
       this.movedTo = ctx.storage.kv.get<string>(MOVED_TO) ?? null;
@@ -82,6 +81,21 @@ export class KeyObject extends DurableObject<Bindings> {
 
   private now(): number {
     return Date.now() + this.clockOffsetMs;
+  }
+
+  /**
+   * Brings the limiter to now before any operation and books what that did to spend: expired reservations
+   * are charged, and a budget reset gets a ledger line of minus what it wiped, so the ledger keeps summing
+   * to spend.
+   */
+  private tick(record: KeyRecord): number {
+    const state = this.store.state;
+    const before = state.budgets.get(WHOLE)?.spend ?? 0;
+    const { now, expired } = advance(state, this.limits(record), this.now());
+    this.ledger.record(expired);
+    const charged = expired.reduce((sum, settlement) => sum + settlement.cost, 0);
+    this.ledger.recordReset(now, before + charged - (state.budgets.get(WHOLE)?.spend ?? 0));
+    return now;
   }
 
   private limits(record: KeyRecord): Limits {
@@ -102,7 +116,8 @@ export class KeyObject extends DurableObject<Bindings> {
 
   view(): KeyView | null {
     if (!this.record) return null;
-    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), this.now()) };
+    const now = this.tick(this.record);
+    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), now) };
     this.store.persist();
     return view;
   }
@@ -137,6 +152,7 @@ export class KeyObject extends DurableObject<Bindings> {
     this.record = null;
     this.limitsCache = null;
     this.store.clear();
+    this.ledger.clear();
     this.ctx.storage.kv.delete(RECORD);
     void this.ctx.storage.deleteAlarm();
     return record;
@@ -151,7 +167,7 @@ export class KeyObject extends DurableObject<Bindings> {
       if (!this.record) return null;
       const record: KeyRecord = { ...this.record, token, key_name: keyName, updated_at: new Date(this.now()).toISOString() };
       const entries: Array<[string, unknown]> = [...this.ctx.storage.kv.list({ prefix: "limiter/" })];
-      const created = await keyObject(this.env, token).adopt(record, entries);
+      const created = await keyObject(this.env, token).adopt(record, entries, this.ledger.export());
       if (!created) throw new Error("regenerated key's object already exists");
       this.destroy();
       this.movedTo = token;
@@ -161,9 +177,10 @@ export class KeyObject extends DurableObject<Bindings> {
   }
 
   /** Receives a regenerated key's state; the limiter is reopened from storage so memory matches it exactly. */
-  async adopt(record: KeyRecord, entries: Array<[string, unknown]>): Promise<boolean> {
+  async adopt(record: KeyRecord, entries: Array<[string, unknown]>, ledger: LedgerEntry[]): Promise<boolean> {
     if (this.record || this.movedTo) return false;
     for (const [name, value] of entries) this.ctx.storage.kv.put(name, value);
+    this.ledger.import(ledger);
     this.saveRecord(record);
     this.store = await LimiterStore.open(this.ctx.storage);
     this.store.persist();
@@ -173,8 +190,8 @@ export class KeyObject extends DurableObject<Bindings> {
   /** Authenticates the key and reserves capacity for one request, in one round trip. */
   admit(input: AdmitInput): AdmitResult {
     const record = this.record;
-    const now = this.now();
     if (!record) return { ok: false, refusal: { status: 401, code: "invalid_api_key", message: "Invalid API key." } };
+    const now = this.tick(record);
     if (record.expires !== null && Date.parse(record.expires) <= now) {
       return { ok: false, refusal: { status: 401, code: "key_expired", message: `API key expired at ${record.expires}.` } };
     }
@@ -200,7 +217,9 @@ export class KeyObject extends DurableObject<Bindings> {
     }
     if (!this.record) return false;
     const limits = this.limits(this.record);
-    const done = used ? settle(this.store.state, limits, requestId, used, this.now()) : release(this.store.state, limits, requestId, this.now());
+    const now = this.tick(this.record);
+    const done = used ? settle(this.store.state, limits, requestId, used, now) : release(this.store.state, limits, requestId, now);
+    if (done) this.ledger.record([done]);
     this.store.persist();
     return done !== null;
   }
@@ -209,14 +228,22 @@ export class KeyObject extends DurableObject<Bindings> {
   async withdraw(requestId: string): Promise<boolean> {
     if (this.movedTo && !this.store.state.reservations.has(requestId)) return keyObject(this.env, this.movedTo).withdraw(requestId);
     if (!this.record) return false;
-    const done = cancel(this.store.state, this.limits(this.record), requestId, this.now());
+    const done = cancel(this.store.state, this.limits(this.record), requestId, this.tick(this.record));
     this.store.persist();
     return done !== null;
   }
 
+  /** The spend ledger, newest first; its lines sum to the current spend. */
+  spendLog(limit: number): LedgerEntry[] | null {
+    if (!this.record) return null;
+    this.tick(this.record);
+    this.store.persist();
+    return this.ledger.list(limit);
+  }
+
   override async alarm(): Promise<void> {
     this.store.alarmFired();
-    if (this.record) advance(this.store.state, this.limits(this.record), this.now());
+    if (this.record) this.tick(this.record);
     this.store.persist();
   }
 

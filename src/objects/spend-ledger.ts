@@ -1,0 +1,89 @@
+import type { Settlement } from "../limiter";
+
+/** One line of the spend ledger, in storage units (nano-dollars, ms). */
+export interface LedgerEntry {
+  seq: number;
+  request_id: string | null;
+  at: number;
+  model: string | null;
+  tokens: number;
+  cost: number;
+  outcome: string;
+}
+
+/** Lines kept; older ones are folded into one "carried_forward" line so the ledger still sums to spend. */
+export const LEDGER_RETENTION = 10_000;
+
+/**
+ * The per-request spend log of one limiter owner, kept as a ledger: every ended call adds its cost, every budget
+ * reset adds minus the spend it wiped, and pruning folds old lines into a single carried-forward line. So the sum
+ * of the ledger always equals the current spend, which makes /key/info's spend auditable line by line.
+ */
+export class SpendLedger {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS spend_log (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at INTEGER NOT NULL, model TEXT,
+      tokens INTEGER NOT NULL, cost INTEGER NOT NULL, outcome TEXT NOT NULL)`);
+  }
+
+  record(settlements: readonly Settlement[]): void {
+    for (const { reservation, outcome, tokens, cost, at } of settlements) {
+      if (outcome === "cancelled") continue; // never admitted: nothing happened to account for
+      this.insert(reservation.id, at, reservation.model, tokens, cost, outcome);
+    }
+    this.prune();
+  }
+
+  recordReset(at: number, wiped: number): void {
+    if (wiped !== 0) this.insert(null, at, null, 0, -wiped, "budget_reset");
+  }
+
+  /** Newest first. */
+  list(limit: number): LedgerEntry[] {
+    return this.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM spend_log ORDER BY seq DESC LIMIT ?", limit).toArray() as unknown as LedgerEntry[];
+  }
+
+  total(): number {
+    return this.sql.exec<{ total: number | null }>("SELECT SUM(cost) AS total FROM spend_log").one().total ?? 0;
+  }
+
+  clear(): void {
+    this.sql.exec("DELETE FROM spend_log");
+  }
+
+  /** Copies every line, for a key that moves to a new secret. */
+  export(): LedgerEntry[] {
+    return this.sql.exec("SELECT * FROM spend_log ORDER BY seq").toArray() as unknown as LedgerEntry[];
+  }
+
+  import(entries: readonly LedgerEntry[]): void {
+    for (const entry of entries) this.insert(entry.request_id, entry.at, entry.model, entry.tokens, entry.cost, entry.outcome);
+  }
+
+  private insert(requestId: string | null, at: number, model: string | null, tokens: number, cost: number, outcome: string): void {
+    this.sql.exec(
+      "INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+      requestId, at, model, tokens, cost, outcome,
+    );
+  }
+
+  private prune(): void {
+    const { n, last } = this.sql.exec<{ n: number; last: number | null }>("SELECT COUNT(*) AS n, MAX(seq) AS last FROM spend_log").one();
+    // Prune in batches of a tenth so the fold happens rarely, not on every call.
+    if (n <= LEDGER_RETENTION + LEDGER_RETENTION / 10 || last === null) return;
+    const cut = last - LEDGER_RETENTION;
+    const folded = this.sql.exec<{ cost: number | null; tokens: number | null; at: number | null }>(
+      "SELECT SUM(cost) AS cost, SUM(tokens) AS tokens, MAX(at) AS at FROM spend_log WHERE seq <= ?", cut,
+    ).one();
+    this.sql.exec("DELETE FROM spend_log WHERE seq <= ?", cut);
+    this.insertAt(cut, folded.at ?? 0, folded.tokens ?? 0, folded.cost ?? 0);
+  }
+
+  /** The carried-forward line takes the place (seq) of the last line it folds, so order is kept. */
+  private insertAt(seq: number, at: number, tokens: number, cost: number): void {
+    this.sql.exec(
+      "INSERT INTO spend_log (seq, request_id, at, model, tokens, cost, outcome) VALUES (?, NULL, ?, NULL, ?, ?, 'carried_forward')",
+      seq, at, tokens, cost,
+    );
+  }
+}

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { keyRef } from "./key";
+
+export const spendLogsQuerySchema = z.strictObject({
+  api_key: keyRef.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+/** One ledger line as LiteLLM's /spend/logs names things; `spend` is USD and may be negative for a reset. */
+export const spendLogSchema = z.object({
+  request_id: z.string().nullable(),
+  api_key: z.string(),
+  model: z.string().nullable(),
+  spend: z.number(),
+  total_tokens: z.number(),
+  end_time: z.iso.datetime(),
+  outcome: z.enum(["settled", "released", "expired", "budget_reset", "carried_forward"]),
+});
+export type SpendLog = z.infer<typeof spendLogSchema>;
