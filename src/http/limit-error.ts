@@ -1,4 +1,5 @@
 import { nanosToUsd, type Rejection, type Snapshot } from "../limiter";
+import type { KeyRefusal } from "../objects/key-object";
 import { formatDuration } from "./duration-format";
 import { ApiError, badRequest } from "./errors";
 import { rateLimitHeaders } from "./rate-limit-headers";
@@ -72,4 +73,9 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
       },
     },
   });
+}
+
+/** A key that may not call at all: unknown or expired (401), blocked or model not allowed (403). */
+export function refusalError({ status, code, message }: KeyRefusal): ApiError {
+  return new ApiError(status, status === 401 ? "authentication_error" : "permission_error", code, message);
 }

@@ -1,33 +1,13 @@
-import { DurableObject } from "cloudflare:workers";
-import type { Bindings } from "../config/bindings";
-import { loadConfig } from "../config/config";
-import {
-  admit,
-  advance,
-  budgetEntry,
-  cancel,
-  release,
-  settle,
-  snapshot,
-  WHOLE,
-  type Limits,
-  type Price,
-  type Rejection,
-  type Snapshot,
-} from "../limiter";
+import type { Config } from "../config/config";
+import { WHOLE, type Limits, type Rejection, type Snapshot } from "../limiter";
 import { keySettingsSchema, type KeyRecord, type KeySettings } from "../schemas/key";
 import { keyLimits } from "./key-limits";
+import { LimitedObject, type AdmitInput, type CallUsage, type Reserved, type View } from "./limited-object";
 import { LimiterStore } from "./limiter-store";
-import { SpendLedger, type LedgerEntry } from "./spend-ledger";
+import type { LedgerEntry } from "./spend-ledger";
 import { keyObject } from "./stubs";
 
-export interface AdmitInput {
-  readonly requestId: string;
-  readonly model: string;
-  readonly promptTokens: number;
-  readonly maxOutputTokens: number | null;
-  readonly price: Price | null;
-}
+export type { AdmitInput, CallUsage } from "./limited-object";
 
 /** Why a key itself (not its limits) turns a request away. */
 export interface KeyRefusal {
@@ -37,70 +17,27 @@ export interface KeyRefusal {
 }
 
 export type AdmitResult =
-  | { readonly ok: true; readonly record: KeyRecord; readonly reservation: { tokens: number; cost: number }; readonly snapshot: Snapshot }
+  | { readonly ok: true; readonly record: KeyRecord; readonly reservation: Reserved; readonly snapshot: Snapshot }
   | { readonly ok: false; readonly refusal: KeyRefusal }
   | { readonly ok: false; readonly rejection: Rejection; readonly record: KeyRecord; readonly snapshot: Snapshot };
 
-export interface CallUsage {
-  readonly tokens: number;
-  readonly cost: number;
-}
+export type KeyView = View<KeyRecord>;
 
-export interface KeyView {
-  readonly record: KeyRecord;
-  readonly snapshot: Snapshot;
-}
-
-/** What moves to the new object when a key is regenerated: settings, spend, windows and in-flight calls. */
-
-const RECORD = "record";
 const MOVED_TO = "moved_to";
 
 /**
  * One virtual key: its settings and the authoritative limiter state. The single writer for that key, so
  * admission is check-and-reserve in one step with no race, and /key/info reads exactly what admission reads.
  */
-export class KeyObject extends DurableObject<Bindings> {
-  private store!: LimiterStore;
-  private readonly ledger: SpendLedger;
-  private record: KeyRecord | null = null;
+export class KeyObject extends LimitedObject<KeyRecord> {
   private movedTo: string | null = null;
-  private limitsCache: { record: KeyRecord; limits: Limits } | null = null;
-  /** Tests shift this object's clock to cross windows and budget periods without waiting. */
-  clockOffsetMs = 0;
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
-    super(ctx, env);
-    this.ledger = new SpendLedger(ctx.storage.sql);
-    void ctx.blockConcurrencyWhile(async () => {
-      this.record = ctx.storage.kv.get<KeyRecord>(RECORD) ?? null;
-      this.movedTo = ctx.storage.kv.get<string>(MOVED_TO) ?? null;
-      this.store = await LimiterStore.open(ctx.storage);
-    });
+  protected override load(): void {
+    this.movedTo = this.ctx.storage.kv.get<string>(MOVED_TO) ?? null;
   }
 
-  private now(): number {
-    return Date.now() + this.clockOffsetMs;
-  }
-
-  /**
-   * Brings the limiter to now before any operation and books what that did to spend: expired reservations
-   * are charged, and a budget reset gets a ledger line of minus what it wiped, so the ledger keeps summing
-   * to spend.
-   */
-  private tick(record: KeyRecord): number {
-    const state = this.store.state;
-    const before = state.budgets.get(WHOLE)?.spend ?? 0;
-    const { now, expired } = advance(state, this.limits(record), this.now());
-    this.ledger.record(expired);
-    const charged = expired.reduce((sum, settlement) => sum + settlement.cost, 0);
-    this.ledger.recordReset(now, before + charged - (state.budgets.get(WHOLE)?.spend ?? 0));
-    return now;
-  }
-
-  private limits(record: KeyRecord): Limits {
-    if (this.limitsCache?.record !== record) this.limitsCache = { record, limits: keyLimits(record, loadConfig(this.env)) };
-    return this.limitsCache.limits;
+  protected limitsOf(record: KeyRecord, config: Config): Limits {
+    return keyLimits(record, config);
   }
 
   /** false when the object already holds a key (a caller-chosen secret collided) or a forwarding address. */
@@ -108,18 +45,6 @@ export class KeyObject extends DurableObject<Bindings> {
     if (this.record || this.movedTo) return false;
     this.saveRecord(record);
     return true;
-  }
-
-  exists(): boolean {
-    return this.record !== null;
-  }
-
-  view(): KeyView | null {
-    if (!this.record) return null;
-    const now = this.tick(this.record);
-    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), now) };
-    this.store.persist();
-    return view;
   }
 
   update(settings: Partial<KeySettings>, expires: string | null | undefined): KeyView | null {
@@ -139,23 +64,8 @@ export class KeyObject extends DurableObject<Bindings> {
     return this.view();
   }
 
-  /** A new budget_duration starts its first period now, as a freshly created budget would. */
-  private restartBudgetPeriod(scope: string): void {
-    const budget = this.store.state.budgets.get(scope);
-    if (!budget) return;
-    budget.resetAt = null;
-    this.store.state.changed.add(budgetEntry(scope));
-  }
-
   destroy(): KeyRecord | null {
-    const record = this.record;
-    this.record = null;
-    this.limitsCache = null;
-    this.store.clear();
-    this.ledger.clear();
-    this.ctx.storage.kv.delete(RECORD);
-    void this.ctx.storage.deleteAlarm();
-    return record;
+    return this.forget();
   }
 
   /**
@@ -169,7 +79,7 @@ export class KeyObject extends DurableObject<Bindings> {
       const entries: Array<[string, unknown]> = [...this.ctx.storage.kv.list({ prefix: "limiter/" })];
       const created = await keyObject(this.env, token).adopt(record, entries, this.ledger.export());
       if (!created) throw new Error("regenerated key's object already exists");
-      this.destroy();
+      this.forget();
       this.movedTo = token;
       this.ctx.storage.kv.put(MOVED_TO, token);
       return record;
@@ -187,70 +97,51 @@ export class KeyObject extends DurableObject<Bindings> {
     return true;
   }
 
+  /** Whether this key may make a call at all right now (exists, not expired, not blocked), with its record. */
+  authenticate(): { ok: true; record: KeyRecord } | { ok: false; refusal: KeyRefusal } {
+    const record = this.record;
+    if (!record) return { ok: false, refusal: INVALID };
+    const refusal = keyRefusal(record, this.now());
+    return refusal ? { ok: false, refusal } : { ok: true, record };
+  }
+
   /** Authenticates the key and reserves capacity for one request, in one round trip. */
   admit(input: AdmitInput): AdmitResult {
     const record = this.record;
-    if (!record) return { ok: false, refusal: { status: 401, code: "invalid_api_key", message: "Invalid API key." } };
+    if (!record) return { ok: false, refusal: INVALID };
     const now = this.tick(record);
-    if (record.expires !== null && Date.parse(record.expires) <= now) {
-      return { ok: false, refusal: { status: 401, code: "key_expired", message: `API key expired at ${record.expires}.` } };
-    }
-    if (record.blocked) return { ok: false, refusal: { status: 403, code: "key_blocked", message: "API key is blocked." } };
+    const refusal = keyRefusal(record, now);
+    if (refusal) return { ok: false, refusal };
     if (!modelAllowed(record.models, input.model)) {
       return {
         ok: false,
         refusal: { status: 403, code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
       };
     }
-    const limits = this.limits(record);
-    const admission = admit(this.store.state, limits, { ...input, id: input.requestId }, now);
-    const view = snapshot(this.store.state, limits, now);
-    this.store.persist();
-    if (!admission.ok) return { ok: false, rejection: admission.rejection, record, snapshot: view };
-    return { ok: true, record, reservation: { tokens: admission.reservation.tokens, cost: admission.reservation.cost }, snapshot: view };
+    const reserved = this.reserve(record, input, now);
+    return { ...reserved, record };
   }
 
-  /** Ends a reservation: real usage, or nothing consumed (`null`). Forwards after a regeneration. */
-  async finish(requestId: string, used: CallUsage | null): Promise<boolean> {
-    if (this.movedTo && !this.store.state.reservations.has(requestId)) {
-      return keyObject(this.env, this.movedTo).finish(requestId, used);
-    }
-    if (!this.record) return false;
-    const limits = this.limits(this.record);
-    const now = this.tick(this.record);
-    const done = used ? settle(this.store.state, limits, requestId, used, now) : release(this.store.state, limits, requestId, now);
-    if (done) this.ledger.record([done]);
-    this.store.persist();
-    return done !== null;
+  /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */
+  override async finish(requestId: string, used: CallUsage | null): Promise<boolean> {
+    if (this.movedTo && !this.store.state.reservations.has(requestId)) return keyObject(this.env, this.movedTo).finish(requestId, used);
+    return super.finish(requestId, used);
   }
 
-  /** Undoes an admission another limiter refused (no request happened). */
-  async withdraw(requestId: string): Promise<boolean> {
+  override async withdraw(requestId: string): Promise<boolean> {
     if (this.movedTo && !this.store.state.reservations.has(requestId)) return keyObject(this.env, this.movedTo).withdraw(requestId);
-    if (!this.record) return false;
-    const done = cancel(this.store.state, this.limits(this.record), requestId, this.tick(this.record));
-    this.store.persist();
-    return done !== null;
+    return super.withdraw(requestId);
   }
+}
 
-  /** The spend ledger, newest first; its lines sum to the current spend. */
-  spendLog(limit: number): LedgerEntry[] | null {
-    if (!this.record) return null;
-    this.tick(this.record);
-    this.store.persist();
-    return this.ledger.list(limit);
-  }
+const INVALID: KeyRefusal = { status: 401, code: "invalid_api_key", message: "Invalid API key." };
 
-  override async alarm(): Promise<void> {
-    this.store.alarmFired();
-    if (this.record) this.tick(this.record);
-    this.store.persist();
+function keyRefusal(record: KeyRecord, now: number): KeyRefusal | null {
+  if (record.expires !== null && Date.parse(record.expires) <= now) {
+    return { status: 401, code: "key_expired", message: `API key expired at ${record.expires}.` };
   }
-
-  private saveRecord(record: KeyRecord): void {
-    this.record = record;
-    this.ctx.storage.kv.put(RECORD, record);
-  }
+  if (record.blocked) return { status: 403, code: "key_blocked", message: "API key is blocked." };
+  return null;
 }
 
 /** Empty allow-list means every model; entries ending in "*" match a prefix ("openai/*"). */

@@ -26,7 +26,8 @@ export function upstreamUrl(base: string, path: string): string {
 
 export interface UpstreamRequest {
   readonly path: string;
-  readonly body: unknown;
+  /** JSON body of a POST; undefined makes it a GET. */
+  readonly body?: unknown;
   readonly clientHeaders: Headers;
   readonly requestId: string;
   /** Fires when the client goes away. */
@@ -42,7 +43,7 @@ export async function callUpstream(config: Config, request: UpstreamRequest): Pr
   for (const [name, value] of request.clientHeaders) {
     if (!DROPPED.has(name) && !name.startsWith("cf-")) headers.set(name, value);
   }
-  headers.set("content-type", "application/json");
+  if (request.body !== undefined) headers.set("content-type", "application/json");
   headers.set("x-litellm-call-id", request.requestId);
   if (config.upstreamApiKey) headers.set("authorization", `Bearer ${config.upstreamApiKey}`);
 
@@ -50,9 +51,9 @@ export async function callUpstream(config: Config, request: UpstreamRequest): Pr
   const signal = AbortSignal.any([timeout, request.clientSignal]);
   const base = config.upstreamBaseUrl ?? "http://mock.upstream";
   const upstream = new Request(upstreamUrl(base, request.path), {
-    method: "POST",
+    method: request.body === undefined ? "GET" : "POST",
     headers,
-    body: JSON.stringify(request.body),
+    body: request.body === undefined ? null : JSON.stringify(request.body),
     signal,
   });
   try {

@@ -5,7 +5,7 @@ import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
 import { ApiError } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
-import { limitError } from "../../http/limit-error";
+import { limitError, refusalError } from "../../http/limit-error";
 import { rateLimitHeaders } from "../../http/rate-limit-headers";
 import { costOf, nanosToUsd, usdToNanos, type Price } from "../../limiter";
 import { keyObject, type KeyClient } from "../../objects/stubs";
@@ -70,10 +70,7 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     const promptTokens = endpoint.promptTokens(body);
     const admitted = await key.admit({ requestId, model: body.model, promptTokens, maxOutputTokens: endpoint.outputCap(body), price });
     if (!admitted.ok) {
-      if ("refusal" in admitted) {
-        const { status, code, message } = admitted.refusal;
-        throw new ApiError(status, status === 401 ? "authentication_error" : "permission_error", code, message);
-      }
+      if ("refusal" in admitted) throw refusalError(admitted.refusal);
       throw limitError("key", admitted.rejection, admitted.snapshot);
     }
     const call = new Call(key, requestId, promptTokens, admitted.reservation, price);
