@@ -7,6 +7,7 @@ import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
 import { proxyRoutes } from "./routes/proxy";
 import { spendLogs } from "./routes/spend/logs";
+import { teamRoutes } from "./routes/team";
 
 export const app = new Hono<AppEnv>();
 
@@ -15,6 +16,7 @@ app.route("/", health);
 app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
 app.route("/", spendLogs);
+app.route("/", teamRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 

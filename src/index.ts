@@ -1,6 +1,8 @@
 import { app } from "./app";
 
-export { KeyIndexObject } from "./objects/key-index-object";
+export { DirectoryObject } from "./objects/directory-object";
 export { KeyObject } from "./objects/key-object";
 
 export default app;
+export { DeploymentObject } from "./objects/deployment-object";
+export { TeamObject } from "./objects/team-object";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Bindings } from "./bindings";
 import { modelPricesSchema, type ModelPrices } from "../pricing/schema";
+import { deploymentsSchema, type Deployments } from "./deployments";
 
 /** The master key `npm run dev` accepts when none is configured; documented in the README. */
 export const LOCAL_DEV_MASTER_KEY = "sk-edgequota-dev";
@@ -20,6 +21,27 @@ const optionalText = z
   .optional()
   .transform((value) => (value && value.trim() !== "" ? value.trim() : null));
 
+/** A variable holding JSON, validated by `schema`; unset means an empty object. */
+function jsonVar<T>(schema: z.ZodType<T>) {
+  return optionalText.transform((text, ctx): T => {
+    let raw: unknown = {};
+    if (text !== null) {
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+        return z.NEVER;
+      }
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      ctx.addIssue({ code: "custom", message: z.prettifyError(parsed.error).replace(/\n/g, " ") });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+}
+
 const configSchema = z
   .object({
     MASTER_KEY: optionalText,
@@ -36,22 +58,9 @@ const configSchema = z
     RESERVATION_TTL_MS: optionalText.pipe(z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number).nullable()),
     DEFAULT_OUTPUT_TOKENS: integer(256, 0, 10_000_000),
     MAX_BODY_BYTES: integer(4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
-    MODEL_PRICES: optionalText.transform((text, ctx): ModelPrices => {
-      if (text === null) return {};
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch {
-        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
-        return z.NEVER;
-      }
-      const parsed = modelPricesSchema.safeParse(raw);
-      if (!parsed.success) {
-        ctx.addIssue({ code: "custom", message: z.prettifyError(parsed.error) });
-        return z.NEVER;
-      }
-      return parsed.data;
-    }),
+    MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema),
+    DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
+    DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
   })
   .transform((env) => ({
     /** null: management API refuses with 503 until the secret is set. */
@@ -65,6 +74,9 @@ const configSchema = z
     defaultOutputTokens: env.DEFAULT_OUTPUT_TOKENS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     modelPrices: env.MODEL_PRICES,
+    deployments: env.DEPLOYMENTS,
+    /** How long a deployment that answered 429 or 5xx is skipped (its retry-after wins when given). */
+    deploymentCooldownMs: env.DEPLOYMENT_COOLDOWN_MS,
   }));
 
 export type Config = z.infer<typeof configSchema>;

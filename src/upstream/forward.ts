@@ -32,6 +32,8 @@ export interface UpstreamRequest {
   readonly requestId: string;
   /** Fires when the client goes away. */
   readonly clientSignal: AbortSignal;
+  /** A specific deployment to call instead of UPSTREAM_BASE_URL / UPSTREAM_API_KEY; baseUrl null = mock. */
+  readonly target?: { readonly baseUrl: string | null; readonly apiKey: string | null };
 }
 
 /**
@@ -45,11 +47,13 @@ export async function callUpstream(config: Config, request: UpstreamRequest): Pr
   }
   if (request.body !== undefined) headers.set("content-type", "application/json");
   headers.set("x-litellm-call-id", request.requestId);
-  if (config.upstreamApiKey) headers.set("authorization", `Bearer ${config.upstreamApiKey}`);
+  const baseUrl = request.target ? request.target.baseUrl : config.upstreamBaseUrl;
+  const apiKey = request.target ? request.target.apiKey : config.upstreamApiKey;
+  if (apiKey) headers.set("authorization", `Bearer ${apiKey}`);
 
   const timeout = AbortSignal.timeout(config.upstreamTimeoutMs);
   const signal = AbortSignal.any([timeout, request.clientSignal]);
-  const base = config.upstreamBaseUrl ?? "http://mock.upstream";
+  const base = baseUrl ?? "http://mock.upstream";
   const upstream = new Request(upstreamUrl(base, request.path), {
     method: request.body === undefined ? "GET" : "POST",
     headers,
@@ -57,7 +61,7 @@ export async function callUpstream(config: Config, request: UpstreamRequest): Pr
     signal,
   });
   try {
-    return await (config.upstreamBaseUrl === null ? mockUpstream(upstream) : fetch(upstream));
+    return await (baseUrl === null ? mockUpstream(upstream) : fetch(upstream));
   } catch (error) {
     if (timeout.aborted) throw new UpstreamFailure("timeout", `Upstream did not answer within ${config.upstreamTimeoutMs} ms.`);
     if (request.clientSignal.aborted) throw new UpstreamFailure("client_gone", "Client disconnected.");

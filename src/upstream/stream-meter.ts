@@ -12,7 +12,8 @@ export interface StreamResult {
 interface MeterOptions {
   /** Remove the usage-only chunk: the gateway asked for it, the client did not. */
   readonly stripUsageChunk: boolean;
-  readonly onEnd: (result: StreamResult) => void;
+  /** Settles the call; the returned promise is part of `done`, so waitUntil covers it. */
+  readonly onEnd: (result: StreamResult) => Promise<unknown>;
 }
 
 const encoder = new TextEncoder();
@@ -29,11 +30,10 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
   let contentBytes = 0;
   let dropBlank = false;
   let sawDone = false;
-  let ended = false;
-  const end = (complete: boolean) => {
-    if (ended) return;
-    ended = true;
-    options.onEnd({ usage, streamedTokens: Math.max(contentChunks, Math.ceil(contentBytes / 4)), complete: complete && (sawDone || usage !== null) });
+  let ended: Promise<unknown> | null = null;
+  const end = (complete: boolean): Promise<unknown> => {
+    if (ended) return ended;
+    return (ended = options.onEnd({ usage, streamedTokens: Math.max(contentChunks, Math.ceil(contentBytes / 4)), complete: complete && (sawDone || usage !== null) }));
   };
 
   const lineOut = (line: string): string | null => {
@@ -87,11 +87,14 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
         const kept = lineOut(pending);
         if (kept !== null) controller.enqueue(encoder.encode(kept));
       }
-      end(true);
+      void end(true);
     },
   });
-  const done = body.pipeTo(transform.writable).catch(() => end(false));
-  return { readable: transform.readable, done: done.then(() => end(false)) };
+  const done = body.pipeTo(transform.writable).then(
+    () => end(false),
+    () => end(false),
+  );
+  return { readable: transform.readable, done: done.then(() => undefined) };
 }
 
 /** The text a stream event adds: chat deltas, completion text, Responses API deltas. */

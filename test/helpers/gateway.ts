@@ -42,7 +42,9 @@ export interface NewKey {
   [field: string]: unknown;
 }
 
+/** Creates a key; a team_id it names is created first if it does not exist yet (keys may only join teams). */
 export async function createKey(settings: Record<string, unknown> = {}): Promise<NewKey> {
+  if (typeof settings.team_id === "string") await ensureTeam(settings.team_id);
   const response = await call("/key/generate", { body: settings });
   if (response.status !== 200) throw new Error(`key/generate failed: ${response.status} ${await response.text()}`);
   return json<NewKey>(response);
@@ -79,4 +81,9 @@ export async function shiftClock(token: string, ms: number): Promise<void> {
   await runInDurableObject(stub, (instance: KeyObject) => {
     instance.clockOffsetMs += ms;
   });
+}
+
+export async function ensureTeam(teamId: string, settings: Record<string, unknown> = {}): Promise<void> {
+  const response = await call("/team/new", { body: { team_id: teamId, ...settings } });
+  if (response.status !== 200 && response.status !== 400) throw new Error(`team/new failed: ${response.status} ${await response.text()}`);
 }

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/app-env";
 import { notFound } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { keyIndex, keyObject } from "../../objects/stubs";
+import { directory, keyObject } from "../../objects/stubs";
 import { deleteKeyRequestSchema } from "../../schemas/key";
 import { tokenOf } from "./resolve";
 
@@ -15,6 +15,6 @@ export const deleteKeys = new Hono<AppEnv>().post("/key/delete", requireMaster, 
   const missing = tokens.filter((_, index) => views[index] === null);
   if (missing.length > 0) throw notFound("key_not_found", `No such key: ${missing.join(", ")}.`);
   await Promise.all(tokens.map((token) => keyObject(c.env, token).destroy()));
-  await keyIndex(c.env).remove(tokens);
+  await directory(c.env).remove(tokens);
   return c.json({ deleted_keys: tokens });
 });

@@ -1,4 +1,4 @@
-import { nanosToUsd, type BudgetReport, type WindowReport } from "../../limiter";
+import { nanosToUsd, type BudgetReport, type Snapshot, type WindowReport } from "../../limiter";
 import type { KeyView } from "../../objects/key-object";
 import type { KeyInfo, KeyInfoResponse } from "../../schemas/key";
 
@@ -24,14 +24,13 @@ function modelBudget(budget: BudgetReport | null) {
   };
 }
 
-/** /key/info's `info`: the stored settings plus the live counters admission uses, in LiteLLM's units. */
-export function keyInfo({ record, snapshot }: KeyView): KeyInfo {
+/** The live counters admission uses, in LiteLLM's units; the same shape for keys and teams. */
+export function liveInfo(snapshot: Snapshot): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
   const models: KeyInfo["usage"]["models"] = {};
   for (const [model, report] of Object.entries(snapshot.models)) {
     models[model] = { window: report.window ? windowUsage(report.window) : null, ...modelBudget(report.budget) };
   }
   return {
-    ...record,
     spend: nanosToUsd(snapshot.budget.spend),
     budget_reset_at: iso(snapshot.budget.resetAt),
     soft_budget_crossed_at: iso(snapshot.budget.softCrossedAt),
@@ -46,5 +45,8 @@ export function keyInfo({ record, snapshot }: KeyView): KeyInfo {
     },
   };
 }
+
+/** /key/info's `info`: the stored settings plus the live counters admission uses. */
+export const keyInfo = ({ record, snapshot }: KeyView): KeyInfo => ({ ...record, ...liveInfo(snapshot) });
 
 export const keyInfoResponse = (view: KeyView): KeyInfoResponse => ({ key: view.record.token, info: keyInfo(view) });

@@ -1,30 +1,34 @@
 import type { Context } from "hono";
 import type { z } from "zod";
+import type { Bindings } from "../../config/bindings";
+import type { Deployment } from "../../config/deployments";
 import { sha256Hex } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
 import { ApiError } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
-import { limitError, refusalError } from "../../http/limit-error";
 import { rateLimitHeaders } from "../../http/rate-limit-headers";
 import { costOf, nanosToUsd, usdToNanos, type Price } from "../../limiter";
-import { keyObject, type KeyClient } from "../../objects/stubs";
+import { deploymentObject } from "../../objects/stubs";
 import { priceOf } from "../../pricing/price-of";
 import type { Endpoint } from "../../upstream/endpoints";
 import { callUpstream, UpstreamFailure } from "../../upstream/forward";
 import { meterStream, type StreamResult } from "../../upstream/stream-meter";
 import { usageOf, type TokenUsage } from "../../upstream/usage";
+import { admitCall, admitDeployment, type Hold } from "./admission";
 
 type Body = { model: string; stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null };
 
-/** One admitted call: what was reserved and how to end the reservation exactly once. */
+/** Upstream attempts per call when deployments fail over (the first one included). */
+const MAX_ATTEMPTS = 3;
+
+/** One admitted call: what each owner reserved, and ending all of those reservations exactly once. */
 class Call {
   private ended = false;
   constructor(
-    private readonly key: KeyClient,
     readonly requestId: string,
     readonly promptEstimate: number,
-    readonly reserved: { tokens: number; cost: number },
+    public holds: Hold[],
     private readonly price: Price | null,
   ) {}
 
@@ -36,45 +40,42 @@ class Call {
   }
 
   settle(usage: TokenUsage, cost: number): Promise<unknown> {
-    return this.end({ tokens: usage.prompt + usage.completion, cost });
+    const used = { tokens: usage.prompt + usage.completion, cost };
+    return this.end((hold) => hold.owner.finish(this.requestId, used));
   }
 
-  /** The upstream may have done the work but we cannot know how much: charge what was reserved. */
+  /** The upstream may have done the work but we cannot know how much: each owner keeps what it reserved. */
   chargeEstimate(): Promise<unknown> {
-    return this.end(this.reserved);
+    return this.end((hold) => hold.owner.finish(this.requestId, hold.reserved));
   }
 
   release(): Promise<unknown> {
-    return this.end(null);
+    return this.end((hold) => hold.owner.finish(this.requestId, null));
   }
 
-  private end(used: { tokens: number; cost: number } | null): Promise<unknown> {
+  private end(each: (hold: Hold) => Promise<boolean>): Promise<unknown> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
-    return this.key.finish(this.requestId, used);
+    return Promise.all(this.holds.map(each));
   }
 }
 
 /**
- * The proxy path shared by every OpenAI endpoint: authenticate and reserve in one round trip to the key's
- * object, forward, then settle the real usage off the client's critical path.
+ * The proxy path shared by every OpenAI endpoint: authenticate and reserve (key, team, deployment), forward
+ * with fail-over between deployments, then settle the real usage off the client's critical path.
  */
 export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const config = c.var.config;
     const secret = credential(c);
     const body = await parseBody(c, endpoint.schema, config.maxBodyBytes);
-    const key = keyObject(c.env, await sha256Hex(secret));
     const requestId = crypto.randomUUID();
     const price = priceOf(body.model, config.modelPrices);
     const promptTokens = endpoint.promptTokens(body);
-    const admitted = await key.admit({ requestId, model: body.model, promptTokens, maxOutputTokens: endpoint.outputCap(body), price });
-    if (!admitted.ok) {
-      if ("refusal" in admitted) throw refusalError(admitted.refusal);
-      throw limitError("key", admitted.rejection, admitted.snapshot);
-    }
-    const call = new Call(key, requestId, promptTokens, admitted.reservation, price);
-    const headers = new Headers(rateLimitHeaders(admitted.snapshot));
+    const input = { requestId, model: body.model, promptTokens, maxOutputTokens: endpoint.outputCap(body), price };
+    const admitted = await admitCall(c.env, config, await sha256Hex(secret), input);
+    const call = new Call(requestId, promptTokens, admitted.holds, price);
+    const headers = new Headers(rateLimitHeaders(admitted.keySnapshot));
     headers.set("x-litellm-call-id", requestId);
 
     const streaming = body.stream === true;
@@ -83,22 +84,42 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       ? { ...body, stream_options: { ...body.stream_options, include_usage: true } }
       : body;
 
-    let upstream: Response;
-    try {
-      upstream = await callUpstream(config, {
-        path: new URL(c.req.url).pathname,
-        body: forwarded,
-        clientHeaders: c.req.raw.headers,
-        requestId,
-        clientSignal: c.req.raw.signal,
-      });
-    } catch (error) {
-      if (!(error instanceof UpstreamFailure)) throw error;
-      // Refused connections consumed nothing; a timeout or a vanished client may have been billed upstream.
-      c.executionCtx.waitUntil(error.kind === "unreachable" ? call.release() : call.chargeEstimate());
-      throw error.kind === "timeout"
-        ? new ApiError(504, "upstream_error", "upstream_timeout", error.message)
-        : new ApiError(502, "upstream_error", error.kind === "unreachable" ? "upstream_unreachable" : "client_closed", error.message);
+    let deployment = admitted.deployment;
+    const tried = new Set<string>();
+    let upstream: Response | null = null;
+    for (let attempt = 1; upstream === null; attempt++) {
+      if (deployment) headers.set("x-litellm-model-id", deployment.config.id);
+      let failure: UpstreamFailure | null = null;
+      let answer: Response | null = null;
+      try {
+        answer = await callUpstream(config, {
+          path: new URL(c.req.url).pathname,
+          body: deployment?.config.model ? { ...forwarded, model: deployment.config.model } : forwarded,
+          clientHeaders: c.req.raw.headers,
+          requestId,
+          clientSignal: c.req.raw.signal,
+          target: deployment ? targetOf(c.env, deployment.config) : undefined,
+        });
+      } catch (error) {
+        if (!(error instanceof UpstreamFailure)) throw error;
+        failure = error;
+      }
+      const deploymentFailed = failure?.kind === "unreachable" || (answer !== null && (answer.status === 429 || answer.status >= 500));
+      if (deployment && deploymentFailed && attempt < MAX_ATTEMPTS) {
+        const next = await failOver(c.env, config, call, deployment, tried, input, answer);
+        if (next) {
+          deployment = next;
+          continue;
+        }
+      }
+      if (failure) {
+        // Refused connections consumed nothing; a timeout or a vanished client may have been billed upstream.
+        c.executionCtx.waitUntil(failure.kind === "unreachable" ? call.release() : call.chargeEstimate());
+        throw failure.kind === "timeout"
+          ? new ApiError(504, "upstream_error", "upstream_timeout", failure.message)
+          : new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message);
+      }
+      upstream = answer;
     }
 
     if (!upstream.ok) {
@@ -107,11 +128,11 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     }
 
     const upstreamCost = upstream.headers.get("x-litellm-response-cost");
-    const spendBefore = admitted.snapshot.budget.spend;
+    const spendBefore = admitted.keySnapshot.budget.spend;
     if (streaming && upstream.body && (upstream.headers.get("content-type") ?? "").includes("text/event-stream")) {
       const { readable, done } = meterStream(upstream.body, {
         stripUsageChunk: endpoint.usageOption && !clientWantsUsage,
-        onEnd: (result) => void settleStream(call, result, upstreamCost),
+        onEnd: (result) => settleStream(call, result, upstreamCost),
       });
       c.executionCtx.waitUntil(done);
       headers.set("content-type", "text/event-stream; charset=utf-8");
@@ -134,11 +155,46 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       const cost = call.costOf(usage, upstreamCost);
       c.executionCtx.waitUntil(call.settle(usage, cost));
       headers.set("x-litellm-response-cost", String(nanosToUsd(cost)));
-      if (admitted.snapshot.budget.max !== null) headers.set("x-litellm-key-spend", String(nanosToUsd(spendBefore + cost)));
+      if (admitted.keySnapshot.budget.max !== null) headers.set("x-litellm-key-spend", String(nanosToUsd(spendBefore + cost)));
     }
     headers.set("content-type", "application/json");
     return new Response(JSON.stringify(payload), { status: upstream.status, headers });
   };
+}
+
+function targetOf(env: Bindings, deployment: Deployment) {
+  const secret = deployment.api_key_secret ? env[deployment.api_key_secret] : undefined;
+  return { baseUrl: deployment.base_url === "" ? null : deployment.base_url, apiKey: typeof secret === "string" ? secret : null };
+}
+
+/**
+ * The deployment failed (429, 5xx or unreachable): it rests for a while, its reservation is released, and the
+ * call moves to another deployment of the group with capacity. null when there is none: the caller then
+ * answers with this attempt's own failure.
+ */
+async function failOver(
+  env: Bindings,
+  config: AppEnv["Variables"]["config"],
+  call: Call,
+  failed: { config: Deployment; hold: Hold },
+  tried: Set<string>,
+  input: Parameters<typeof admitDeployment>[2],
+  answer: Response | null,
+): Promise<{ config: Deployment; hold: Hold } | null> {
+  tried.add(failed.config.id);
+  const retryAfter = Number(answer?.headers.get("retry-after") ?? Number.NaN);
+  const rest = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 60_000) : config.deploymentCooldownMs;
+  await Promise.all([deploymentObject(env, failed.config.id).coolDown(rest), failed.hold.owner.finish(input.requestId, null)]);
+  call.holds = call.holds.filter((hold) => hold !== failed.hold);
+  const group = config.deployments[input.model] ?? [];
+  try {
+    const next = await admitDeployment(env, group, input, tried);
+    call.holds.push(next.hold);
+    await answer?.body?.cancel();
+    return next;
+  } catch {
+    return null;
+  }
 }
 
 /**

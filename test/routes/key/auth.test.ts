@@ -10,7 +10,7 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
-  { method: "POST", path: "/key/generate", request: () => ({ path: "/key/generate", body: { team_id: unique("team") } }) },
+  { method: "POST", path: "/key/generate", request: () => ({ path: "/key/generate", body: { key_alias: unique("alias") } }) },
   { method: "GET", path: "/key/info", request: (key) => ({ path: `/key/info?key=${key.token}` }) },
   { method: "POST", path: "/key/update", request: (key) => ({ path: "/key/update", body: { key: key.token, rpm_limit: 5 } }) },
   { method: "POST", path: "/key/delete", request: (key) => ({ path: "/key/delete", body: { keys: [key.token] } }) },
@@ -115,7 +115,7 @@ describe("management API authentication", () => {
 
   describe("routing", () => {
     it("answers 404 route_not_found, OpenAI-shaped, to an unknown route", async () => {
-      for (const path of ["/key/nonexistent", "/team/new", "/v1/unknown"]) {
+      for (const path of ["/key/nonexistent", "/team/nonexistent", "/v1/unknown"]) {
         const error = await expectError(await call(path, { body: {} }), 404, { code: "route_not_found", type: "not_found_error" });
         expect(error.message).toContain(path);
       }

@@ -10,7 +10,7 @@ async function evictKey(token: string): Promise<void> {
 }
 
 async function evictIndex(): Promise<void> {
-  await evictDurableObject(env.KEY_INDEX.get(env.KEY_INDEX.idFromName("directory")));
+  await evictDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName("directory")));
 }
 
 const SETTINGS = {

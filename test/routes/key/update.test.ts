@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, chat, createKey, keyInfo, shiftClock } from "../../helpers/gateway";
+import { call, chat, createKey, ensureTeam, keyInfo, shiftClock } from "../../helpers/gateway";
 import { expectError, ok, sha256, unique, unknownSecret } from "./support";
 
 const HOUR = 3_600_000;
@@ -58,6 +58,7 @@ describe("POST /key/update", () => {
         model_rpm_limit: { "gpt-4o": 3 },
         model_max_budget: { "gpt-4o": { budget_limit: 1, time_period: "1d" } },
       };
+      await ensureTeam(changes.team_id);
       const body = await ok(await update({ key: created.key, ...changes }));
       expect(body.info).toMatchObject(changes);
       expect(await keyInfo(created.token)).toMatchObject(changes);
@@ -96,9 +97,16 @@ describe("POST /key/update", () => {
     it("moves the key in /key/list when team_id changes", async () => {
       const [from, to] = [unique("team"), unique("team")];
       const created = await createKey({ team_id: from });
+      await ensureTeam(to);
       await ok(await update({ key: created.key, team_id: to }));
       expect((await ok(await call(`/key/list?team_id=${encodeURIComponent(from)}`))).keys).toEqual([]);
       expect((await ok(await call(`/key/list?team_id=${encodeURIComponent(to)}`))).keys).toEqual([created.token]);
+    });
+
+    it("refuses to move a key into a team that does not exist", async () => {
+      const created = await createKey();
+      await expectError(await update({ key: created.key, team_id: unique("no-such-team") }), 400, { code: "team_not_found", param: "team_id" });
+      expect((await keyInfo(created.token)).team_id).toBeNull();
     });
 
     it("restarts expires from now when duration is given", async () => {

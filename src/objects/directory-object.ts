@@ -15,16 +15,26 @@ export interface KeyIndexPage {
   total: number;
 }
 
+/** One row per team, for /team/list. */
+export interface TeamIndexEntry {
+  team_id: string;
+  team_alias: string | null;
+  created_at: string;
+}
+
 /**
- * The directory of keys, so /key/list can page without visiting every key's object. It is never on the
- * request path: admission and enforcement read only the key's own object.
+ * The directory of keys and teams, so /key/list and /team/list can page without visiting every object. It is
+ * never on the request path: admission and enforcement read only the key's, team's and deployment's objects.
  */
-export class KeyIndexObject extends DurableObject<Bindings> {
+export class DirectoryObject extends DurableObject<Bindings> {
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS keys (
       token TEXT PRIMARY KEY, key_alias TEXT, team_id TEXT, user_id TEXT, created_at TEXT NOT NULL)`);
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS keys_by_created ON keys (created_at, token)");
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS keys_by_team ON keys (team_id)");
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS teams (
+      team_id TEXT PRIMARY KEY, team_alias TEXT, created_at TEXT NOT NULL)`);
   }
 
   put(entry: KeyIndexEntry): void {
@@ -60,5 +70,27 @@ export class KeyIndexObject extends DurableObject<Bindings> {
       )
       .toArray();
     return { tokens: rows.map((row) => row.token), total };
+  }
+
+  putTeam(entry: TeamIndexEntry): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO teams (team_id, team_alias, created_at) VALUES (?, ?, ?)
+       ON CONFLICT (team_id) DO UPDATE SET team_alias = excluded.team_alias`,
+      entry.team_id, entry.team_alias, entry.created_at,
+    );
+  }
+
+  removeTeams(teamIds: string[]): void {
+    for (const teamId of teamIds) this.ctx.storage.sql.exec("DELETE FROM teams WHERE team_id = ?", teamId);
+  }
+
+  /** Oldest first, as LiteLLM lists teams. */
+  listTeams(): string[] {
+    return this.ctx.storage.sql.exec<{ team_id: string }>("SELECT team_id FROM teams ORDER BY created_at, team_id").toArray().map((row) => row.team_id);
+  }
+
+  /** Every key of a team (teams are small enough to list whole). */
+  teamKeys(teamId: string): string[] {
+    return this.ctx.storage.sql.exec<{ token: string }>("SELECT token FROM keys WHERE team_id = ? ORDER BY created_at", teamId).toArray().map((row) => row.token);
   }
 }

@@ -1,0 +1,42 @@
+import { z } from "zod";
+
+/**
+ * Upstream deployments per model group, from the DEPLOYMENTS variable (JSON). A variable rather than an admin
+ * API: deployments are infrastructure (URLs and the names of the secrets holding their keys) that belongs in
+ * version-controlled wrangler.toml next to those secrets, every front door reads the same list with no extra
+ * round trip, and a change is a reviewed deploy. The limits themselves are enforced in each deployment's own
+ * Durable Object, so they hold in total across all front doors.
+ */
+export const deploymentSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits or . _ : -"),
+  /** OpenAI-compatible base URL; "" means the embedded mock upstream (tests, benchmarks). */
+  base_url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).transform((url) => url.replace(/\/+$/, "")),
+  /** Name of the secret (env variable) that holds this deployment's API key. */
+  api_key_secret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name").optional(),
+  /** Model name the upstream expects; defaults to the group's name. */
+  model: z.string().min(1).max(256).optional(),
+  tpm: z.number().int().min(0).max(1e12).optional(),
+  rpm: z.number().int().min(0).max(1e9).optional(),
+});
+export type Deployment = z.infer<typeof deploymentSchema>;
+
+export const deploymentsSchema = z
+  .record(z.string().min(1).max(256), z.array(deploymentSchema).min(1).max(64))
+  .superRefine((groups, ctx) => {
+    const seen = new Set<string>();
+    for (const deployments of Object.values(groups)) {
+      for (const deployment of deployments) {
+        if (seen.has(deployment.id)) ctx.addIssue({ code: "custom", message: `deployment id '${deployment.id}' is used twice` });
+        seen.add(deployment.id);
+      }
+    }
+  });
+export type Deployments = z.infer<typeof deploymentsSchema>;
+
+export function findDeployment(groups: Deployments, id: string): Deployment | undefined {
+  for (const deployments of Object.values(groups)) {
+    const found = deployments.find((deployment) => deployment.id === id);
+    if (found) return found;
+  }
+  return undefined;
+}

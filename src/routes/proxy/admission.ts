@@ -1,0 +1,114 @@
+import type { Bindings } from "../../config/bindings";
+import type { Config } from "../../config/config";
+import type { Deployment } from "../../config/deployments";
+import { ApiError } from "../../http/errors";
+import { limitError, refusalError } from "../../http/limit-error";
+import type { Rejection, Snapshot } from "../../limiter";
+import type { AdmitInput, CallUsage, Reserved } from "../../objects/limited-object";
+import { deploymentObject, keyObject, teamObject } from "../../objects/stubs";
+import type { KeyRecord } from "../../schemas/key";
+
+/** One limiter owner holding a reservation for this call. */
+export interface Hold {
+  readonly owner: { finish(requestId: string, used: CallUsage | null): Promise<boolean>; withdraw(requestId: string): Promise<boolean> };
+  readonly reserved: Reserved;
+}
+
+export interface Admitted {
+  readonly record: KeyRecord;
+  readonly keySnapshot: Snapshot;
+  /** Key first, then team, then deployment. */
+  readonly holds: Hold[];
+  readonly deployment: { config: Deployment; hold: Hold } | null;
+}
+
+/** Remaining tokens each deployment reported last, per isolate: only orders attempts, never decides them. */
+const lastRemaining = new Map<string, number>();
+
+/**
+ * Reserves a call at its key, then its team, then its deployment, in that order. A refusal anywhere withdraws
+ * what was reserved before it, so no partial reservation survives.
+ */
+export async function admitCall(env: Bindings, config: Config, token: string, input: AdmitInput): Promise<Admitted> {
+  const key = keyObject(env, token);
+  const admitted = await key.admit(input);
+  if (!admitted.ok) {
+    if ("refusal" in admitted) throw refusalError(admitted.refusal);
+    throw limitError("key", admitted.rejection, admitted.snapshot);
+  }
+  const holds: Hold[] = [{ owner: key, reserved: admitted.reservation }];
+  try {
+    if (admitted.record.team_id !== null) {
+      const team = teamObject(env, admitted.record.team_id);
+      const teamAdmitted = await team.admit(input);
+      if (!teamAdmitted.ok) {
+        if ("refusal" in teamAdmitted) throw new ApiError(403, "permission_error", teamAdmitted.refusal.code, teamAdmitted.refusal.message);
+        throw limitError("team", teamAdmitted.rejection, null);
+      }
+      holds.push({ owner: team, reserved: teamAdmitted.reservation });
+    }
+    const group = config.deployments[input.model];
+    const deployment = group ? await admitDeployment(env, group, input, new Set()) : null;
+    if (deployment) holds.push(deployment.hold);
+    return { record: admitted.record, keySnapshot: admitted.snapshot, holds, deployment };
+  } catch (error) {
+    await withdrawAll(holds, input.requestId);
+    throw error;
+  }
+}
+
+export async function withdrawAll(holds: readonly Hold[], requestId: string): Promise<void> {
+  await Promise.all(holds.map((hold) => hold.owner.withdraw(requestId)));
+}
+
+/**
+ * Picks a deployment of the model group with capacity for this call, most remaining tokens first, skipping
+ * `tried` ones and those cooling down. When none can take it, answers 429 with scope "deployment" and the
+ * shortest exact wait among them.
+ */
+export async function admitDeployment(
+  env: Bindings,
+  group: readonly Deployment[],
+  input: AdmitInput,
+  tried: ReadonlySet<string>,
+): Promise<{ config: Deployment; hold: Hold }> {
+  const candidates = group
+    .filter((deployment) => !tried.has(deployment.id))
+    .sort((a, b) => (lastRemaining.get(b.id) ?? Infinity) - (lastRemaining.get(a.id) ?? Infinity));
+  let soonest: { wait: number; error: () => ApiError } | null = null;
+  for (const deployment of candidates) {
+    const owner = deploymentObject(env, deployment.id);
+    const result = await owner.admit(deployment.id, input);
+    if ("snapshot" in result) rememberRemaining(deployment.id, result.snapshot);
+    if (result.ok) return { config: deployment, hold: { owner, reserved: result.reservation } };
+    let refusal: { wait: number; error: () => ApiError } | null = null;
+    if ("rejection" in result) {
+      const rejection = result.rejection;
+      refusal = { wait: waitOf(rejection), error: () => limitError("deployment", rejection, null) };
+    } else if ("coolingDownMs" in result) {
+      const wait = Math.ceil(result.coolingDownMs);
+      refusal = { wait, error: () => coolingDown(deployment.id, wait) };
+    }
+    if (refusal && (soonest === null || refusal.wait < soonest.wait)) soonest = refusal;
+  }
+  if (soonest === null) {
+    throw new ApiError(503, "upstream_error", "no_deployment_available", `No deployment of model '${input.model}' is available.`);
+  }
+  throw soonest.error();
+}
+
+/** Every deployment that could take the call is resting after upstream errors. */
+function coolingDown(id: string, wait: number): ApiError {
+  return new ApiError(429, "rate_limit_error", "deployment_cooling_down",
+    `Every deployment of this model is cooling down after upstream errors; '${id}' is available again in ${wait} ms.`, {
+      headers: { "retry-after-ms": String(wait), "retry-after": String(Math.ceil(wait / 1000)), "x-should-retry": "true" },
+      details: { limit: { scope: "deployment", name: "cooldown", model: null, limit: null, remaining: 0, requested: 1, resets_in_ms: wait } },
+    });
+}
+
+const waitOf = (rejection: Rejection) => rejection.retryAfterMs ?? Number.POSITIVE_INFINITY;
+
+function rememberRemaining(id: string, snapshot: Snapshot): void {
+  const { tokensLimit, tokens } = snapshot.window;
+  lastRemaining.set(id, tokensLimit === null ? Number.POSITIVE_INFINITY : tokensLimit - tokens);
+}
