@@ -3,6 +3,7 @@ import type { AppEnv } from "./http/app-env";
 import { withConfig } from "./http/config-middleware";
 import { ApiError } from "./http/errors";
 import { ConfigError } from "./config/config";
+import { benchRoutes } from "./routes/bench";
 import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
 import { proxyRoutes } from "./routes/proxy";
@@ -17,6 +18,7 @@ app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
 app.route("/", spendLogs);
 app.route("/", teamRoutes);
+app.route("/", benchRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 

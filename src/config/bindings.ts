@@ -19,6 +19,8 @@ export interface Bindings {
   MODEL_PRICES?: string;
   DEPLOYMENTS?: string;
   DEPLOYMENT_COOLDOWN_MS?: string;
+  /** "true" enables the /bench routes `npm run bench` compares against; off by default. */
+  BENCH_MODE?: string;
   MAX_BODY_BYTES?: string;
   /** Secrets named by deployments' api_key_secret. */
   [secret: string]: unknown;

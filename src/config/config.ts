@@ -61,6 +61,7 @@ const configSchema = z
     MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema),
     DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
     DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
+    BENCH_MODE: optionalText,
   })
   .transform((env) => ({
     /** null: management API refuses with 503 until the secret is set. */
@@ -77,6 +78,8 @@ const configSchema = z
     deployments: env.DEPLOYMENTS,
     /** How long a deployment that answered 429 or 5xx is skipped (its retry-after wins when given). */
     deploymentCooldownMs: env.DEPLOYMENT_COOLDOWN_MS,
+    /** Benchmark-only routes under /bench (plain forwarding, per-front-door counting). Never on in production. */
+    benchMode: env.BENCH_MODE === "true",
   }));
 
 export type Config = z.infer<typeof configSchema>;

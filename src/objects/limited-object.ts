@@ -176,6 +176,19 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> {
     return this.ledger.list(limit);
   }
 
+  /** Size of what this object keeps, for the bounded-state benchmark. */
+  stats(): { databaseBytes: number; limiterEntries: number; ledgerRows: number; buckets: number; reservations: number } {
+    let buckets = 0;
+    for (const window of this.store.state.windows.values()) buckets += window.buckets.length;
+    return {
+      databaseBytes: this.ctx.storage.sql.databaseSize,
+      limiterEntries: [...this.ctx.storage.kv.list({ prefix: "limiter/" })].length,
+      ledgerRows: this.ledger.size,
+      buckets,
+      reservations: this.store.state.reservations.size,
+    };
+  }
+
   override async alarm(): Promise<void> {
     this.store.alarmFired();
     if (this.record) this.tick(this.record);

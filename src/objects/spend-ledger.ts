@@ -20,10 +20,18 @@ export const LEDGER_RETENTION = 10_000;
  * of the ledger always equals the current spend, which makes /key/info's spend auditable line by line.
  */
 export class SpendLedger {
+  /** Lines stored, kept in memory so the hot path never counts rows. */
+  private lines: number;
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS spend_log (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at INTEGER NOT NULL, model TEXT,
       tokens INTEGER NOT NULL, cost INTEGER NOT NULL, outcome TEXT NOT NULL)`);
+    this.lines = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM spend_log").one().n;
+  }
+
+  get size(): number {
+    return this.lines;
   }
 
   record(settlements: readonly Settlement[]): void {
@@ -49,6 +57,7 @@ export class SpendLedger {
 
   clear(): void {
     this.sql.exec("DELETE FROM spend_log");
+    this.lines = 0;
   }
 
   /** Copies every line, for a key that moves to a new secret. */
@@ -65,18 +74,21 @@ export class SpendLedger {
       "INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome) VALUES (?, ?, ?, ?, ?, ?)",
       requestId, at, model, tokens, cost, outcome,
     );
+    this.lines++;
   }
 
   private prune(): void {
-    const { n, last } = this.sql.exec<{ n: number; last: number | null }>("SELECT COUNT(*) AS n, MAX(seq) AS last FROM spend_log").one();
     // Prune in batches of a tenth so the fold happens rarely, not on every call.
-    if (n <= LEDGER_RETENTION + LEDGER_RETENTION / 10 || last === null) return;
+    if (this.lines <= LEDGER_RETENTION + LEDGER_RETENTION / 10) return;
+    const last = this.sql.exec<{ last: number | null }>("SELECT MAX(seq) AS last FROM spend_log").one().last;
+    if (last === null) return;
     const cut = last - LEDGER_RETENTION;
     const folded = this.sql.exec<{ cost: number | null; tokens: number | null; at: number | null }>(
       "SELECT SUM(cost) AS cost, SUM(tokens) AS tokens, MAX(at) AS at FROM spend_log WHERE seq <= ?", cut,
     ).one();
     this.sql.exec("DELETE FROM spend_log WHERE seq <= ?", cut);
     this.insertAt(cut, folded.at ?? 0, folded.tokens ?? 0, folded.cost ?? 0);
+    this.lines = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM spend_log").one().n;
   }
 
   /** The carried-forward line takes the place (seq) of the last line it folds, so order is kept. */

@@ -12,7 +12,7 @@ export type Client<T, M extends keyof T> = {
   [K in M]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 };
 
-type KeyMethods = "create" | "exists" | "view" | "update" | "destroy" | "moveTo" | "adopt" | "authenticate" | "admit" | "finish" | "withdraw" | "spendLog";
+type KeyMethods = "create" | "exists" | "view" | "update" | "destroy" | "moveTo" | "adopt" | "authenticate" | "admit" | "finish" | "withdraw" | "spendLog" | "stats";
 export type KeyClient = Client<KeyObject, KeyMethods>;
 export type DirectoryClient = Client<DirectoryObject, "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys">;
 

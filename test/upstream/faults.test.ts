@@ -164,9 +164,9 @@ describe("upstream error statuses", () => {
 });
 
 describe("fault responses name the call they ended", () => {
-  // The 500/429 path (upstreamError) copies x-litellm-call-id onto the response; the thrown ApiErrors of
-  // src/routes/proxy/proxy.ts (lines 99-101 unreachable/timeout, 128 invalid JSON) do not, so a client charged
-  // the estimate for a 504 cannot find the ledger line (or the rate-limit headers) of its own call.
+  // The 4xx/5xx path (upstreamError) copies the call's headers (x-litellm-call-id, x-ratelimit-*) onto the
+  // response; the ApiErrors src/routes/proxy/proxy.ts throws for an upstream failure (unreachable, timeout) and
+  // for a body that is not JSON do not, so a client charged the estimate for a 504 cannot find its own call.
   it.each([
     ["unreachable (502)", UPSTREAM, {}, (): unknown => fakeUpstream(() => Promise.reject(new TypeError("connection refused")))],
     ["timeout (504)", { UPSTREAM_TIMEOUT_MS: "100" }, { "x-mock-latency-ms": "1000" }, (): unknown => undefined],

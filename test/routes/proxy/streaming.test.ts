@@ -262,8 +262,7 @@ describe("settlement of a stream runs inside the request's waitUntil", () => {
     await response.text();
     await waitOnExecutionContext(ctx);
     log.push("context done");
-    // src/routes/proxy/proxy.ts: `onEnd: (result) => void settleStream(...)` drops the settlement promise, and
-    // the `done` handed to waitUntil resolves without it.
+    // For a stream, the `done` handed to waitUntil must include the settlement meterStream's onEnd starts.
     expect(log).toEqual(["finished", "context done"]);
     expect((await settled(key.key)).usage.tokens).toBe(CHAT_PROMPT + 3);
   });

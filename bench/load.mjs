@@ -1,0 +1,59 @@
+// A small bounded load generator: `concurrency` loops, each sending requests until a count or a deadline is
+// reached, whichever comes first. Loopback only; every loop stops by itself.
+export const MASTER = "sk-bench-master";
+
+export async function api(base, path, body, token = MASTER) {
+  const response = await fetch(base + path, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(180_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+export function chatBody(maxTokens = 50) {
+  return JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Benchmark me, exactly." }], max_tokens: maxTokens });
+}
+
+/**
+ * Runs the load. `target(i)` returns the URL of request i (to spread it over front doors); `onResponse` sees
+ * every answer. Returns latencies (ms) of every request and the wall time.
+ */
+export async function runLoad({ target, key, body, concurrency, maxRequests, maxMs, onResponse, stopWhen }) {
+  const latencies = [];
+  const started = performance.now();
+  let sent = 0;
+  let stop = false;
+  const loop = async () => {
+    while (!stop && sent < maxRequests && performance.now() - started < maxMs) {
+      const index = sent++;
+      const t0 = performance.now();
+      let response;
+      try {
+        response = await fetch(target(index), {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body,
+        });
+      } catch (error) {
+        latencies.push(performance.now() - t0);
+        continue;
+      }
+      const text = await response.text();
+      latencies.push(performance.now() - t0);
+      if (onResponse) onResponse(response, text, t0 - started);
+      if (stopWhen && stopWhen(response, text)) stop = true;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { latencies, wallMs: performance.now() - started, sent };
+}
+
+export function percentile(values, p) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}

@@ -1,0 +1,88 @@
+// Starts and stops the local topology: one authority (wrangler.toml, owns every Durable Object) and N front
+// doors (wrangler.frontdoor.toml, reaching the authority's objects through the dev registry). Every process
+// gets its own port, inspector port and --persist-to folder, all under one temporary folder that also holds
+// the registry; everything is killed and removed on exit, also on failure or Ctrl-C.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = mkdtempSync(join(tmpdir(), "edgequota-bench-"));
+const children = [];
+
+function cleanup() {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  children.length = 0;
+  rmSync(root, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const BASE_PORT = 9200;
+const BASE_INSPECTOR = 9400;
+
+function start(name, config, index, vars) {
+  const port = BASE_PORT + index;
+  const args = [
+    "wrangler", "dev", "-c", config,
+    "--port", String(port), "--inspector-port", String(BASE_INSPECTOR + index),
+    "--persist-to", join(root, `state-${name}`),
+    "--log-level", "error",
+    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+  ];
+  const child = spawn("npx", args, {
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      ...process.env,
+      WRANGLER_REGISTRY_PATH: join(root, "registry"),
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+    },
+  });
+  let errors = "";
+  child.stderr.on("data", (chunk) => {
+    errors = (errors + chunk).slice(-4000);
+  });
+  children.push(child);
+  return { name, url: `http://127.0.0.1:${port}`, errors: () => errors };
+}
+
+async function waitReady(process, deadlineMs) {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${process.url}/health`);
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${process.name} did not start within ${deadlineMs} ms:\n${process.errors()}`);
+}
+
+/** Starts the authority and `frontDoors` front doors; resolves once all answer /health. */
+export async function startTopology(frontDoors, vars) {
+  const authority = start("authority", "wrangler.toml", 0, vars);
+  await waitReady(authority, 90_000);
+  const doors = [];
+  for (let index = 1; index <= frontDoors; index++) doors.push(start(`frontdoor-${index}`, "wrangler.frontdoor.toml", index, vars));
+  await Promise.all(doors.map((door) => waitReady(door, 90_000)));
+  return { authority, frontDoors: doors };
+}
+
+export function stopAll() {
+  cleanup();
+}
