@@ -22,8 +22,12 @@ export interface Admitted {
   readonly deployment: { config: Deployment; hold: Hold } | null;
 }
 
-/** Remaining tokens each deployment reported last, per isolate: only orders attempts, never decides them. */
-const lastRemaining = new Map<string, number>();
+/**
+ * Remaining tokens each deployment reported last, per isolate. It only orders attempts (the deployment's own
+ * object decides), and it goes stale quickly because other front doors and settlements change the truth.
+ */
+const lastRemaining = new Map<string, { remaining: number; at: number }>();
+const REMEMBER_MS = 1_000;
 
 /**
  * Reserves a call at its key, then its team, then its deployment, in that order. A refusal anywhere withdraws
@@ -72,9 +76,10 @@ export async function admitDeployment(
   input: AdmitInput,
   tried: ReadonlySet<string>,
 ): Promise<{ config: Deployment; hold: Hold }> {
+  const now = Date.now();
   const candidates = group
     .filter((deployment) => !tried.has(deployment.id))
-    .sort((a, b) => (lastRemaining.get(b.id) ?? Infinity) - (lastRemaining.get(a.id) ?? Infinity));
+    .sort((a, b) => expectedRoom(b, now) - expectedRoom(a, now));
   let soonest: { wait: number; error: () => ApiError } | null = null;
   for (const deployment of candidates) {
     const owner = deploymentObject(env, deployment.id);
@@ -110,5 +115,12 @@ const waitOf = (rejection: Rejection) => rejection.retryAfterMs ?? Number.POSITI
 
 function rememberRemaining(id: string, snapshot: Snapshot): void {
   const { tokensLimit, tokens } = snapshot.window;
-  lastRemaining.set(id, tokensLimit === null ? Number.POSITIVE_INFINITY : tokensLimit - tokens);
+  lastRemaining.set(id, { remaining: tokensLimit === null ? Number.POSITIVE_INFINITY : tokensLimit - tokens, at: Date.now() });
+}
+
+/** Recently reported room, else the configured limit (an untried or long-unused deployment is likely empty). */
+function expectedRoom(deployment: Deployment, now: number): number {
+  const remembered = lastRemaining.get(deployment.id);
+  if (remembered && now - remembered.at < REMEMBER_MS) return remembered.remaining;
+  return deployment.tpm ?? Number.POSITIVE_INFINITY;
 }

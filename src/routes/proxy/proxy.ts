@@ -105,19 +105,26 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
         failure = error;
       }
       const deploymentFailed = failure?.kind === "unreachable" || (answer !== null && (answer.status === 429 || answer.status >= 500));
-      if (deployment && deploymentFailed && attempt < MAX_ATTEMPTS) {
-        const next = await failOver(c.env, config, call, deployment, tried, input, answer);
-        if (next) {
-          deployment = next;
-          continue;
+      if (deployment && deploymentFailed) {
+        // Every deployment that failed rests, the last one tried included, whether or not the call moves on.
+        await deploymentObject(c.env, deployment.config.id).coolDown(cooldownFor(answer, config.deploymentCooldownMs));
+        if (attempt < MAX_ATTEMPTS) {
+          const next = await failOver(c.env, config, call, deployment, tried, input, answer);
+          if (next) {
+            deployment = next;
+            continue;
+          }
         }
       }
       if (failure) {
         // Refused connections consumed nothing; a timeout or a vanished client may have been billed upstream.
         c.executionCtx.waitUntil(failure.kind === "unreachable" ? call.release() : call.chargeEstimate());
-        throw failure.kind === "timeout"
-          ? new ApiError(504, "upstream_error", "upstream_timeout", failure.message)
-          : new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message);
+        throw withHeaders(
+          failure.kind === "timeout"
+            ? new ApiError(504, "upstream_error", "upstream_timeout", failure.message)
+            : new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message),
+          headers,
+        );
       }
       upstream = answer;
     }
@@ -141,12 +148,14 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       return new Response(readable, { status: upstream.status, headers });
     }
 
+    // The answer goes back byte for byte; it is parsed only to read its usage.
+    const text = await upstream.text();
     let payload: unknown;
     try {
-      payload = await upstream.json();
+      payload = JSON.parse(text);
     } catch {
       c.executionCtx.waitUntil(call.chargeEstimate());
-      throw new ApiError(502, "upstream_error", "upstream_invalid_response", "Upstream returned a body that is not valid JSON.");
+      throw withHeaders(new ApiError(502, "upstream_error", "upstream_invalid_response", "Upstream returned a body that is not valid JSON."), headers);
     }
     const usage = usageOf(payload);
     if (!usage) {
@@ -158,8 +167,16 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       if (admitted.keySnapshot.budget.max !== null) headers.set("x-litellm-key-spend", String(nanosToUsd(spendBefore + cost)));
     }
     headers.set("content-type", "application/json");
-    return new Response(JSON.stringify(payload), { status: upstream.status, headers });
+    return new Response(text, { status: upstream.status, headers });
   };
+}
+
+/** A failure after admission still names its call (x-litellm-call-id) and carries the key's rate-limit headers. */
+function withHeaders(error: ApiError, headers: Headers): ApiError {
+  return new ApiError(error.status, error.type, error.code, error.message, {
+    ...error.options,
+    headers: { ...Object.fromEntries(headers), ...error.options.headers },
+  });
 }
 
 function targetOf(env: Bindings, deployment: Deployment) {
@@ -167,8 +184,14 @@ function targetOf(env: Bindings, deployment: Deployment) {
   return { baseUrl: deployment.base_url === "" ? null : deployment.base_url, apiKey: typeof secret === "string" ? secret : null };
 }
 
+/** How long a failed deployment rests: its own retry-after (capped at a minute) or the configured default. */
+function cooldownFor(answer: Response | null, fallbackMs: number): number {
+  const retryAfter = Number(answer?.headers.get("retry-after") ?? Number.NaN);
+  return Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 60_000) : fallbackMs;
+}
+
 /**
- * The deployment failed (429, 5xx or unreachable): it rests for a while, its reservation is released, and the
+ * The deployment failed (429, 5xx or unreachable) and has been told to rest: its reservation is released, and the
  * call moves to another deployment of the group with capacity. null when there is none: the caller then
  * answers with this attempt's own failure.
  */
@@ -182,9 +205,7 @@ async function failOver(
   answer: Response | null,
 ): Promise<{ config: Deployment; hold: Hold } | null> {
   tried.add(failed.config.id);
-  const retryAfter = Number(answer?.headers.get("retry-after") ?? Number.NaN);
-  const rest = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 60_000) : config.deploymentCooldownMs;
-  await Promise.all([deploymentObject(env, failed.config.id).coolDown(rest), failed.hold.owner.finish(input.requestId, null)]);
+  await failed.hold.owner.finish(input.requestId, null);
   call.holds = call.holds.filter((hold) => hold !== failed.hold);
   const group = config.deployments[input.model] ?? [];
   try {
