@@ -16,10 +16,11 @@ export interface KeyRefusal {
   readonly message: string;
 }
 
+/** Only what the front door needs travels back: every request pays for the serialisation. */
 export type AdmitResult =
-  | { readonly ok: true; readonly record: KeyRecord; readonly reservation: Reserved; readonly snapshot: Snapshot }
+  | { readonly ok: true; readonly teamId: string | null; readonly reservation: Reserved; readonly snapshot: Snapshot }
   | { readonly ok: false; readonly refusal: KeyRefusal }
-  | { readonly ok: false; readonly rejection: Rejection; readonly record: KeyRecord; readonly snapshot: Snapshot };
+  | { readonly ok: false; readonly rejection: Rejection; readonly snapshot: Snapshot };
 
 export type KeyView = View<KeyRecord>;
 
@@ -119,7 +120,7 @@ export class KeyObject extends LimitedObject<KeyRecord> {
       };
     }
     const reserved = this.reserve(record, input, now);
-    return { ...reserved, record };
+    return reserved.ok ? { ...reserved, teamId: record.team_id } : reserved;
   }
 
   /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */

@@ -6,7 +6,6 @@ import { limitError, refusalError } from "../../http/limit-error";
 import type { Rejection, Snapshot } from "../../limiter";
 import type { AdmitInput, CallUsage, Reserved } from "../../objects/limited-object";
 import { deploymentObject, keyObject, teamObject } from "../../objects/stubs";
-import type { KeyRecord } from "../../schemas/key";
 
 /** One limiter owner holding a reservation for this call. */
 export interface Hold {
@@ -15,7 +14,6 @@ export interface Hold {
 }
 
 export interface Admitted {
-  readonly record: KeyRecord;
   readonly keySnapshot: Snapshot;
   /** Key first, then team, then deployment. */
   readonly holds: Hold[];
@@ -42,8 +40,8 @@ export async function admitCall(env: Bindings, config: Config, token: string, in
   }
   const holds: Hold[] = [{ owner: key, reserved: admitted.reservation }];
   try {
-    if (admitted.record.team_id !== null) {
-      const team = teamObject(env, admitted.record.team_id);
+    if (admitted.teamId !== null) {
+      const team = teamObject(env, admitted.teamId);
       const teamAdmitted = await team.admit(input);
       if (!teamAdmitted.ok) {
         if ("refusal" in teamAdmitted) throw new ApiError(403, "permission_error", teamAdmitted.refusal.code, teamAdmitted.refusal.message);
@@ -54,7 +52,7 @@ export async function admitCall(env: Bindings, config: Config, token: string, in
     const group = config.deployments[input.model];
     const deployment = group ? await admitDeployment(env, group, input, new Set()) : null;
     if (deployment) holds.push(deployment.hold);
-    return { record: admitted.record, keySnapshot: admitted.snapshot, holds, deployment };
+    return { keySnapshot: admitted.snapshot, holds, deployment };
   } catch (error) {
     await withdrawAll(holds, input.requestId);
     throw error;
