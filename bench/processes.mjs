@@ -3,11 +3,17 @@
 // gets its own port, inspector port and --persist-to folder, all under one temporary folder that also holds
 // the registry; everything is killed and removed on exit, also on failure or Ctrl-C.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = mkdtempSync(join(tmpdir(), "edgequota-bench-"));
+// wrangler dev reloads the Worker when its sources change; run a snapshot of them so that editing the
+// repository during a benchmark cannot restart the processes mid-measurement.
+const app = join(root, "app");
+const repo = process.cwd();
+for (const entry of ["src", "wrangler.toml", "wrangler.frontdoor.toml", "package.json", "tsconfig.json"]) cpSync(join(repo, entry), join(app, entry), { recursive: true });
+symlinkSync(join(repo, "node_modules"), join(app, "node_modules"));
 const children = [];
 
 function cleanup() {
@@ -41,7 +47,8 @@ function start(name, config, index, vars) {
     "--log-level", "error",
     ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
-  const child = spawn("npx", args, {
+  const child = spawn(join(repo, "node_modules", ".bin", "wrangler"), args.slice(1), {
+    cwd: app,
     detached: true,
     stdio: ["ignore", "ignore", "pipe"],
     env: {

@@ -1,6 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./http/app-env";
 import { withConfig } from "./http/config-middleware";
+import { corsPolicy } from "./http/cors-policy";
+import { headerLimits } from "./http/header-limits";
+import { managementGate } from "./http/management-gate";
 import { ApiError } from "./http/errors";
 import { ConfigError } from "./config/config";
 import { benchRoutes } from "./routes/bench";
@@ -13,6 +16,9 @@ import { teamRoutes } from "./routes/team";
 export const app = new Hono<AppEnv>();
 
 app.use("*", withConfig);
+app.use("*", headerLimits);
+for (const prefix of ["/key/*", "/team/*", "/spend/*"]) app.use(prefix, managementGate);
+for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models"]) app.use(prefix, corsPolicy);
 app.route("/", health);
 app.route("/", keyRoutes);
 app.route("/", proxyRoutes);

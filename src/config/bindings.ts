@@ -21,6 +21,10 @@ export interface Bindings {
   DEPLOYMENT_COOLDOWN_MS?: string;
   /** "true" enables the /bench routes `npm run bench` compares against; off by default. */
   BENCH_MODE?: string;
+  LIMITER_FAILURE_MODE?: string;
+  MANAGEMENT_API?: string;
+  MANAGEMENT_HOSTNAMES?: string;
+  CORS_ORIGINS?: string;
   MAX_BODY_BYTES?: string;
   /** Secrets named by deployments' api_key_secret. */
   [secret: string]: unknown;

@@ -62,6 +62,10 @@ const configSchema = z
     DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
     DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
     BENCH_MODE: optionalText,
+    LIMITER_FAILURE_MODE: optionalText.pipe(z.enum(["closed", "open"]).nullable()),
+    MANAGEMENT_API: optionalText.pipe(z.enum(["on", "off"]).nullable()),
+    MANAGEMENT_HOSTNAMES: optionalText,
+    CORS_ORIGINS: optionalText,
   })
   .transform((env) => ({
     /** null: management API refuses with 503 until the secret is set. */
@@ -80,6 +84,17 @@ const configSchema = z
     deploymentCooldownMs: env.DEPLOYMENT_COOLDOWN_MS,
     /** Benchmark-only routes under /bench (plain forwarding, per-front-door counting). Never on in production. */
     benchMode: env.BENCH_MODE === "true",
+    /**
+     * "closed" (default): a team or deployment object that cannot be reached fails the call with 503.
+     * "open": such a call goes on without that reservation. The key's own object is never skipped: without it
+     * the key cannot even be authenticated.
+     */
+    failOpen: env.LIMITER_FAILURE_MODE === "open",
+    /** The management API can be switched off, or served only on the listed (private) hostnames. */
+    managementApi: env.MANAGEMENT_API !== "off",
+    managementHostnames: env.MANAGEMENT_HOSTNAMES === null ? null : env.MANAGEMENT_HOSTNAMES.split(",").map((host) => host.trim().toLowerCase()).filter(Boolean),
+    /** Browser origins allowed to call the OpenAI endpoints; none by default. Never applies to management routes. */
+    corsOrigins: env.CORS_ORIGINS === null ? [] : env.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean),
   }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -33,7 +33,8 @@ const REMEMBER_MS = 1_000;
  */
 export async function admitCall(env: Bindings, config: Config, token: string, input: AdmitInput): Promise<Admitted> {
   const key = keyObject(env, token);
-  const admitted = await key.admit(input);
+  // Without the key's own object the key cannot even be authenticated: always fail closed here.
+  const admitted = await reach("key", () => key.admit(input));
   if (!admitted.ok) {
     if ("refusal" in admitted) throw refusalError(admitted.refusal);
     throw limitError("key", admitted.rejection, admitted.snapshot);
@@ -42,15 +43,17 @@ export async function admitCall(env: Bindings, config: Config, token: string, in
   try {
     if (admitted.teamId !== null) {
       const team = teamObject(env, admitted.teamId);
-      const teamAdmitted = await team.admit(input);
-      if (!teamAdmitted.ok) {
+      const teamAdmitted = await reachOrSkip(config, "team", () => team.admit(input));
+      if (teamAdmitted === null) {
+        // Fail-open: the team could not be reached and the operator chose availability over its limits.
+      } else if (!teamAdmitted.ok) {
         if ("refusal" in teamAdmitted) throw new ApiError(403, "permission_error", teamAdmitted.refusal.code, teamAdmitted.refusal.message);
         throw limitError("team", teamAdmitted.rejection, null);
       }
-      holds.push({ owner: team, reserved: teamAdmitted.reservation });
+      else holds.push({ owner: team, reserved: teamAdmitted.reservation });
     }
     const group = config.deployments[input.model];
-    const deployment = group ? await admitDeployment(env, group, input, new Set()) : null;
+    const deployment = group ? await admitDeployment(env, config, group, input, new Set()) : null;
     if (deployment) holds.push(deployment.hold);
     return { keySnapshot: admitted.snapshot, holds, deployment };
   } catch (error) {
@@ -70,6 +73,7 @@ export async function withdrawAll(holds: readonly Hold[], requestId: string): Pr
  */
 export async function admitDeployment(
   env: Bindings,
+  config: Config,
   group: readonly Deployment[],
   input: AdmitInput,
   tried: ReadonlySet<string>,
@@ -81,7 +85,9 @@ export async function admitDeployment(
   let soonest: { wait: number; error: () => ApiError } | null = null;
   for (const deployment of candidates) {
     const owner = deploymentObject(env, deployment.id);
-    const result = await owner.admit(deployment.id, input);
+    const result = await reachOrSkip(config, "deployment", () => owner.admit(deployment.id, input));
+    // Fail-open: an unreachable deployment object does not stop the call from using that deployment.
+    if (result === null) return { config: deployment, hold: { owner: UNMETERED, reserved: { tokens: 0, cost: 0 } } };
     if ("snapshot" in result) rememberRemaining(deployment.id, result.snapshot);
     if (result.ok) return { config: deployment, hold: { owner, reserved: result.reservation } };
     let refusal: { wait: number; error: () => ApiError } | null = null;
@@ -121,4 +127,33 @@ function expectedRoom(deployment: Deployment, now: number): number {
   const remembered = lastRemaining.get(deployment.id);
   if (remembered && now - remembered.at < REMEMBER_MS) return remembered.remaining;
   return deployment.tpm ?? Number.POSITIVE_INFINITY;
+}
+
+/** Stands in for an owner that could not be reached when failing open: nothing to settle there. */
+const UNMETERED: Hold["owner"] = { finish: async () => false, withdraw: async () => false };
+
+/**
+ * Calls a limiter object. A failure to reach it (not a refusal: those are answers) becomes an OpenAI-shaped
+ * 503, so a gateway that guards money fails closed instead of letting the call through unmetered.
+ */
+async function reach<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    console.error(`limiter ${what} object unreachable:`, error instanceof Error ? error.message : error);
+    throw new ApiError(503, "server_error", "limiter_unavailable",
+      `The ${what}'s limiter could not be reached, so the request was not admitted. Retry shortly.`,
+      { headers: { "retry-after": "1", "x-should-retry": "true" } });
+  }
+}
+
+/** Like `reach`, but with LIMITER_FAILURE_MODE=open an unreachable object yields null instead of a 503. */
+async function reachOrSkip<T>(config: Config, what: string, call: () => Promise<T>): Promise<T | null> {
+  try {
+    return await reach(what, call);
+  } catch (error) {
+    if (config.failOpen && error instanceof ApiError && error.code === "limiter_unavailable") return null;
+    throw error;
+  }
 }

@@ -19,6 +19,24 @@ import { admitCall, admitDeployment, type Hold } from "./admission";
 
 type Body = { model: string; stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null };
 
+/**
+ * Settlement must not be lost to a passing failure to reach an object: retry a few times. If every try fails,
+ * the reservation still expires after RESERVATION_TTL_MS and is charged at its estimate, never forgotten.
+ */
+async function withRetries(attempt: () => Promise<boolean>): Promise<boolean> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries >= 4) {
+        console.error("settlement failed; the reservation will expire and be charged at its estimate:", error instanceof Error ? error.message : error);
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** tries));
+    }
+  }
+}
+
 /** Upstream attempts per call when deployments fail over (the first one included). */
 const MAX_ATTEMPTS = 3;
 
@@ -56,7 +74,7 @@ class Call {
   private end(each: (hold: Hold) => Promise<boolean>): Promise<unknown> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
-    return Promise.all(this.holds.map(each));
+    return Promise.all(this.holds.map((hold) => withRetries(() => each(hold))));
   }
 }
 
@@ -201,7 +219,7 @@ async function failOver(
   call: Call,
   failed: { config: Deployment; hold: Hold },
   tried: Set<string>,
-  input: Parameters<typeof admitDeployment>[2],
+  input: Parameters<typeof admitDeployment>[3],
   answer: Response | null,
 ): Promise<{ config: Deployment; hold: Hold } | null> {
   tried.add(failed.config.id);
@@ -209,7 +227,7 @@ async function failOver(
   call.holds = call.holds.filter((hold) => hold !== failed.hold);
   const group = config.deployments[input.model] ?? [];
   try {
-    const next = await admitDeployment(env, group, input, tried);
+    const next = await admitDeployment(env, config, group, input, tried);
     call.holds.push(next.hold);
     await answer?.body?.cancel();
     return next;
