@@ -2,16 +2,26 @@
 // reached, whichever comes first. Loopback only; every loop stops by itself.
 export const MASTER = "sk-bench-master";
 
+/** wrangler dev sometimes restarts its runtime (e.g. when the dev registry changes); such calls are retried. */
+export let restarts = 0;
+
 export async function api(base, path, body, token = MASTER) {
-  const response = await fetch(base + path, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(180_000),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
-  return JSON.parse(text);
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(base + path, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(180_000),
+    });
+    const text = await response.text();
+    if (response.status === 503 && text.includes("restarted mid-request") && attempt < 4) {
+      restarts++;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      continue;
+    }
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
+    return JSON.parse(text);
+  }
 }
 
 export function chatBody(maxTokens = 50) {

@@ -17,3 +17,29 @@ export const periodText = z
   .refine((text) => parsePeriod(text) !== null, { message: 'must be a duration like "30s", "30m", "24h", "30d", "2w" or "1mo"' });
 
 export const metadata = z.record(z.string().max(256), z.json());
+
+/** The limits keys and teams share, with LiteLLM's names: one definition so both validate them alike. */
+export const ownerLimitFields = {
+  models: z.array(modelName).max(1000),
+  metadata: metadata,
+  max_budget: usd.nullable(),
+  soft_budget: usd.nullable(),
+  budget_duration: periodText.nullable(),
+  tpm_limit: tokenLimit.nullable(),
+  rpm_limit: requestLimit.nullable(),
+  max_parallel_requests: parallelLimit.nullable(),
+  blocked: z.boolean(),
+};
+
+/** Their values when not given: no limits, every model. */
+export const OWNER_LIMIT_DEFAULTS = {
+  models: [],
+  metadata: {},
+  max_budget: null,
+  soft_budget: null,
+  budget_duration: null,
+  tpm_limit: null,
+  rpm_limit: null,
+  max_parallel_requests: null,
+  blocked: false,
+} satisfies { [K in keyof typeof ownerLimitFields]: z.infer<(typeof ownerLimitFields)[K]> };

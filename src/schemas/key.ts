@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { label, metadata, modelName, parallelLimit, periodText, requestLimit, tokenLimit, usd } from "./common";
+import { label, modelName, OWNER_LIMIT_DEFAULTS, ownerLimitFields, periodText, requestLimit, tokenLimit, usd } from "./common";
 
 export const modelBudgetSchema = z.strictObject({
   budget_limit: usd,
@@ -11,44 +11,29 @@ export const modelBudgetSchema = z.strictObject({
  * `default_output_tokens` is ours: the output reserved for requests that set no max_tokens.
  * No field carries a zod default: /key/update must be able to tell "not sent" from "set to the default".
  */
-export const keySettingsSchema = z.strictObject({
-  key_alias: label.nullable(),
-  models: z.array(modelName).max(1000),
-  team_id: label.nullable(),
-  user_id: label.nullable(),
-  metadata: metadata,
-  max_budget: usd.nullable(),
-  soft_budget: usd.nullable(),
-  budget_duration: periodText.nullable(),
-  tpm_limit: tokenLimit.nullable(),
-  rpm_limit: requestLimit.nullable(),
-  max_parallel_requests: parallelLimit.nullable(),
-  model_tpm_limit: z.record(modelName, tokenLimit),
-  model_rpm_limit: z.record(modelName, requestLimit),
-  model_max_budget: z.record(modelName, modelBudgetSchema),
-  default_output_tokens: tokenLimit.nullable(),
-  blocked: z.boolean(),
-});
+export const keySettingsSchema = z
+  .strictObject({
+    key_alias: label.nullable(),
+    team_id: label.nullable(),
+    user_id: label.nullable(),
+    model_tpm_limit: z.record(modelName, tokenLimit),
+    model_rpm_limit: z.record(modelName, requestLimit),
+    model_max_budget: z.record(modelName, modelBudgetSchema),
+    default_output_tokens: tokenLimit.nullable(),
+  })
+  .extend(ownerLimitFields);
 export type KeySettings = z.infer<typeof keySettingsSchema>;
 
 /** What /key/generate fills in for fields it was not given: no limits, every model. */
 export const KEY_DEFAULTS: KeySettings = {
   key_alias: null,
-  models: [],
   team_id: null,
   user_id: null,
-  metadata: {},
-  max_budget: null,
-  soft_budget: null,
-  budget_duration: null,
-  tpm_limit: null,
-  rpm_limit: null,
-  max_parallel_requests: null,
+  ...OWNER_LIMIT_DEFAULTS,
   model_tpm_limit: {},
   model_rpm_limit: {},
   model_max_budget: {},
   default_output_tokens: null,
-  blocked: false,
 };
 
 /** A key's identity for the management API: its secret ("sk-...") or the SHA-256 hex LiteLLM calls `token`. */

@@ -1,34 +1,15 @@
 import { z } from "zod";
-import { label, metadata, modelName, parallelLimit, periodText, requestLimit, tokenLimit, usd } from "./common";
+import { label, OWNER_LIMIT_DEFAULTS, ownerLimitFields } from "./common";
 import { keyInfoSchema } from "./key";
 
 /** A team's settings, with LiteLLM's field names. No defaults here, so updates can tell "not sent" apart. */
 export const teamSettingsSchema = z.strictObject({
   team_alias: label.nullable(),
-  models: z.array(modelName).max(1000),
-  metadata: metadata,
-  max_budget: usd.nullable(),
-  soft_budget: usd.nullable(),
-  budget_duration: periodText.nullable(),
-  tpm_limit: tokenLimit.nullable(),
-  rpm_limit: requestLimit.nullable(),
-  max_parallel_requests: parallelLimit.nullable(),
-  blocked: z.boolean(),
+  ...ownerLimitFields,
 });
 export type TeamSettings = z.infer<typeof teamSettingsSchema>;
 
-export const TEAM_DEFAULTS: TeamSettings = {
-  team_alias: null,
-  models: [],
-  metadata: {},
-  max_budget: null,
-  soft_budget: null,
-  budget_duration: null,
-  tpm_limit: null,
-  rpm_limit: null,
-  max_parallel_requests: null,
-  blocked: false,
-};
+export const TEAM_DEFAULTS: TeamSettings = { team_alias: null, ...OWNER_LIMIT_DEFAULTS };
 
 export const newTeamRequestSchema = teamSettingsSchema.partial().extend({ team_id: label.optional() });
 export const updateTeamRequestSchema = teamSettingsSchema.partial().extend({ team_id: label });
