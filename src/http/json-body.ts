@@ -21,11 +21,36 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     throw badRequest("invalid_json", "Request body is not valid UTF-8.");
   }
   if (text.trim() === "") throw badRequest("invalid_json", "Request body is empty; expected a JSON object.");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw badRequest("invalid_json", `Request body is not valid JSON: ${(error as Error).message}`);
   }
+  const tooDeep = fieldNestingTooDeep(value);
+  if (tooDeep !== undefined) {
+    throw badRequest("invalid_request", `Request body nests deeper than ${MAX_NESTING} levels${tooDeep === null ? "" : ` in ${tooDeep}`}.`, tooDeep);
+  }
+  return value;
+}
+
+/** No real request nests this deep; deeper input would only exhaust the stack of recursive validators. */
+const MAX_NESTING = 64;
+
+/**
+ * The top-level field under which the value nests deeper than MAX_NESTING (null: the body itself), or
+ * undefined when it does not. Walked without recursion so hostile input cannot overflow the stack.
+ */
+function fieldNestingTooDeep(root: unknown): string | null | undefined {
+  const stack: Array<[value: unknown, depth: number, field: string | null]> = [[root, 1, null]];
+  while (stack.length > 0) {
+    const [value, depth, field] = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > MAX_NESTING) return field;
+    if (Array.isArray(value)) for (const child of value) stack.push([child, depth + 1, field]);
+    else for (const [name, child] of Object.entries(value)) stack.push([child, depth + 1, field ?? name]);
+  }
+  return undefined;
 }
 
 export async function parseBody<S extends z.ZodType>(c: Context, schema: S, maxBytes: number): Promise<z.infer<S>> {

@@ -1,4 +1,5 @@
 import type { Bindings } from "../config/bindings";
+import { ApiError } from "../http/errors";
 import type { DirectoryObject } from "./directory-object";
 import type { DeploymentObject } from "./deployment-object";
 import type { KeyObject } from "./key-object";
@@ -16,21 +17,44 @@ type KeyMethods = "create" | "exists" | "view" | "update" | "destroy" | "moveTo"
 export type KeyClient = Client<KeyObject, KeyMethods>;
 export type DirectoryClient = Client<DirectoryObject, "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys">;
 
+/**
+ * Wraps an object's stub so that failing to reach it (as opposed to an answer) becomes an OpenAI-shaped 503 on
+ * every route: a gateway that guards money fails closed, and never answers a 500 for an infrastructure fault.
+ */
+function guarded<T extends object>(stub: unknown, what: string): T {
+  return new Proxy(stub as T, {
+    get(target, property) {
+      const member = Reflect.get(target, property) as unknown;
+      if (typeof member !== "function") return member;
+      return async (...args: unknown[]) => {
+        try {
+          // Reflect.apply: an RPC stub would treat `.apply` as a remote method name.
+          return await Reflect.apply(member as (...args: unknown[]) => Promise<unknown>, target, args);
+        } catch (error) {
+          if (error instanceof ApiError) throw error;
+          console.error(`${what} object unreachable:`, error instanceof Error ? error.message : error);
+          throw new ApiError(503, "server_error", "limiter_unavailable",
+            `The ${what}'s limiter could not be reached, so the request was not completed. Retry shortly.`,
+            { headers: { "retry-after": "1", "x-should-retry": "true" } });
+        }
+      };
+    },
+  });
+}
+
 /** Every key lives in the object named by the SHA-256 of its secret, so any front door finds the same one. */
-export const keyObject = (env: Bindings, token: string): KeyClient =>
-  env.KEYS.get(env.KEYS.idFromName(token)) as unknown as KeyClient;
+export const keyObject = (env: Bindings, token: string): KeyClient => guarded(env.KEYS.get(env.KEYS.idFromName(token)), "key");
 
 /** The key directory is a single object: it is only touched by the management API. */
-export const directory = (env: Bindings): DirectoryClient =>
-  env.DIRECTORY.get(env.DIRECTORY.idFromName("directory")) as unknown as DirectoryClient;
+export const directory = (env: Bindings): DirectoryClient => guarded(env.DIRECTORY.get(env.DIRECTORY.idFromName("directory")), "directory");
 
 type TeamMethods = "create" | "exists" | "view" | "update" | "destroy" | "admit" | "finish" | "withdraw" | "spendLog";
 export type TeamClient = Client<TeamObject, TeamMethods>;
 export type DeploymentClient = Client<DeploymentObject, "admit" | "coolDown" | "finish" | "withdraw" | "view">;
 
 /** A team's object is named by its team_id. */
-export const teamObject = (env: Bindings, teamId: string): TeamClient => env.TEAMS.get(env.TEAMS.idFromName(teamId)) as unknown as TeamClient;
+export const teamObject = (env: Bindings, teamId: string): TeamClient => guarded(env.TEAMS.get(env.TEAMS.idFromName(teamId)), "team");
 
 /** A deployment's object is named by its id from DEPLOYMENTS. */
 export const deploymentObject = (env: Bindings, id: string): DeploymentClient =>
-  env.DEPLOYMENTS_LIMITS.get(env.DEPLOYMENTS_LIMITS.idFromName(id)) as unknown as DeploymentClient;
+  guarded(env.DEPLOYMENTS_LIMITS.get(env.DEPLOYMENTS_LIMITS.idFromName(id)), "deployment");

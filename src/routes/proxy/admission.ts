@@ -34,7 +34,7 @@ const REMEMBER_MS = 1_000;
 export async function admitCall(env: Bindings, config: Config, token: string, input: AdmitInput): Promise<Admitted> {
   const key = keyObject(env, token);
   // Without the key's own object the key cannot even be authenticated: always fail closed here.
-  const admitted = await reach("key", () => key.admit(input));
+  const admitted = await key.admit(input);
   if (!admitted.ok) {
     if ("refusal" in admitted) throw refusalError(admitted.refusal);
     throw limitError("key", admitted.rejection, admitted.snapshot);
@@ -132,26 +132,10 @@ function expectedRoom(deployment: Deployment, now: number): number {
 /** Stands in for an owner that could not be reached when failing open: nothing to settle there. */
 const UNMETERED: Hold["owner"] = { finish: async () => false, withdraw: async () => false };
 
-/**
- * Calls a limiter object. A failure to reach it (not a refusal: those are answers) becomes an OpenAI-shaped
- * 503, so a gateway that guards money fails closed instead of letting the call through unmetered.
- */
-async function reach<T>(what: string, call: () => Promise<T>): Promise<T> {
+/** With LIMITER_FAILURE_MODE=open an unreachable team or deployment object yields null instead of the 503. */
+async function reachOrSkip<T>(config: Config, _what: string, call: () => Promise<T>): Promise<T | null> {
   try {
     return await call();
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    console.error(`limiter ${what} object unreachable:`, error instanceof Error ? error.message : error);
-    throw new ApiError(503, "server_error", "limiter_unavailable",
-      `The ${what}'s limiter could not be reached, so the request was not admitted. Retry shortly.`,
-      { headers: { "retry-after": "1", "x-should-retry": "true" } });
-  }
-}
-
-/** Like `reach`, but with LIMITER_FAILURE_MODE=open an unreachable object yields null instead of a 503. */
-async function reachOrSkip<T>(config: Config, what: string, call: () => Promise<T>): Promise<T | null> {
-  try {
-    return await reach(what, call);
   } catch (error) {
     if (config.failOpen && error instanceof ApiError && error.code === "limiter_unavailable") return null;
     throw error;

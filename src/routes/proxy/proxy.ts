@@ -149,7 +149,8 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
 
     if (!upstream.ok) {
       c.executionCtx.waitUntil(call.release());
-      return upstreamError(upstream, headers);
+      const secrets = [config.upstreamApiKey, deployment ? targetOf(c.env, deployment.config).apiKey : null];
+      return upstreamError(upstream, headers, secrets.filter((secret): secret is string => secret !== null));
     }
 
     const upstreamCost = upstream.headers.get("x-litellm-response-cost");
@@ -246,10 +247,18 @@ function settleStream(call: Call, result: StreamResult, upstreamCost: string | n
 }
 
 /**
+ * Providers echo credentials in some errors ("Incorrect API key provided: sk-..."). Whatever the upstream says,
+ * anything shaped like a key is masked before it reaches the client, so the upstream key can never leak.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(/\b(sk|pk|rk|key)[-_][A-Za-z0-9_\-]{6,}/g, (match) => `${match.slice(0, 3)}...redacted`).replace(/\bBearer\s+\S+/gi, "Bearer [redacted]");
+}
+
+/**
  * Upstream errors pass through with their status, marked so clients can tell them from the gateway's own
  * limits: an upstream 429 is the provider's rate limit, not this key's.
  */
-async function upstreamError(upstream: Response, headers: Headers): Promise<Response> {
+async function upstreamError(upstream: Response, headers: Headers, secrets: readonly string[]): Promise<Response> {
   const text = await upstream.text().catch(() => "");
   let message = text.slice(0, 2000);
   try {
@@ -258,6 +267,8 @@ async function upstreamError(upstream: Response, headers: Headers): Promise<Resp
   } catch {
     // Not JSON: keep the raw text as the message.
   }
+  for (const secret of secrets) if (secret.length >= 8) message = message.split(secret).join("[redacted]");
+  message = redactSecrets(message);
   const status = upstream.status >= 500 ? 502 : upstream.status;
   const error = new ApiError(
     status as 400,

@@ -4,6 +4,7 @@ import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
 import { badRequest, forbidden, notFound, unauthorized } from "../../http/errors";
 import { validate } from "../../http/json-body";
+import { refusalError } from "../../http/limit-error";
 import { isMaster } from "../../http/master-auth";
 import { nanosToUsd } from "../../limiter";
 import { keyObject } from "../../objects/stubs";
@@ -23,6 +24,8 @@ export const spendLogs = new Hono<AppEnv>().get("/spend/logs", async (c) => {
     token = await tokenOf(query.api_key);
   } else {
     token = await sha256Hex(given);
+    const auth = await keyObject(c.env, token).authenticate();
+    if (!auth.ok) throw refusalError(auth.refusal);
     if (query.api_key !== undefined && !(await secretsEqual(await tokenOf(query.api_key), token))) {
       throw forbidden("not_own_key", "A virtual key may only read its own spend log.");
     }
