@@ -61,10 +61,16 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
       contentChunks++;
       contentBytes += encoder.encode(text).length;
     }
-    const record = event as { choices?: unknown[] };
-    if (options.stripUsageChunk && reported && Array.isArray(record.choices) && record.choices.length === 0) {
-      dropBlank = true;
-      return null;
+    const record = event as { choices?: unknown[]; usage?: unknown };
+    if (options.stripUsageChunk && reported && "usage" in record) {
+      // OpenAI sends usage in its own chunk with no choices: drop it. Some upstreams (LiteLLM) attach it to a
+      // chunk that also carries content or finish_reason: keep that chunk, without the usage.
+      if (Array.isArray(record.choices) && record.choices.length === 0) {
+        dropBlank = true;
+        return null;
+      }
+      delete record.usage;
+      return `data: ${JSON.stringify(record)}`;
     }
     return line;
   };
