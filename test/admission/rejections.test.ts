@@ -359,7 +359,10 @@ describe("a model without a known price", () => {
 
   it("is admitted when the key has no budget", async () => {
     const key = await createKey({ rpm_limit: 10, tpm_limit: 10_000, model_max_budget: { "gpt-4o": { budget_limit: 5 } } });
-    const body = await ok(await chat(key.key, { model: PRIVATE }));
+    const response = await chat(key.key, { model: PRIVATE });
+    expect(response.headers.get("x-edgequota-cost")).toBe("unknown");
+    expect(response.headers.get("x-litellm-response-cost")).toBeNull();
+    const body = await ok(response);
     const info = await settled(key.key);
     expect(info.usage.tokens).toBe(body.usage.total_tokens);
     expect(info.spend).toBe(0);

@@ -182,7 +182,9 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     } else {
       const cost = call.costOf(usage, upstreamCost);
       c.executionCtx.waitUntil(call.settle(usage, cost));
-      headers.set("x-litellm-response-cost", String(nanosToUsd(cost)));
+      // No price and no upstream cost: say so rather than report a silent zero (only possible without a budget).
+      if (upstreamCost === null && price === null) headers.set("x-edgequota-cost", "unknown");
+      else headers.set("x-litellm-response-cost", String(nanosToUsd(cost)));
       if (admitted.keySnapshot.budget.max !== null) headers.set("x-litellm-key-spend", String(nanosToUsd(spendBefore + cost)));
     }
     headers.set("content-type", "application/json");
