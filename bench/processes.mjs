@@ -81,7 +81,10 @@ async function waitReady(process, deadlineMs) {
 }
 
 /** Starts the authority and `frontDoors` front doors; resolves once all answer /health. */
+let startedVars = {};
+
 export async function startTopology(frontDoors, vars) {
+  startedVars = vars;
   const authority = start("authority", "wrangler.toml", 0, vars);
   await waitReady(authority, 90_000);
   const doors = [];
@@ -92,4 +95,11 @@ export async function startTopology(frontDoors, vars) {
 
 export function stopAll() {
   cleanup();
+}
+
+/** Starts one more front door (index beyond the topology's), e.g. to cause a dev registry change. */
+export async function startExtraFrontDoor(index) {
+  const door = start(`frontdoor-${index}`, "wrangler.frontdoor.toml", index, startedVars);
+  await waitReady(door, 90_000);
+  return door;
 }
