@@ -54,7 +54,8 @@ export async function runLoad({ target, key, body, concurrency, maxRequests, max
       }
       const text = await response.text();
       latencies.push(performance.now() - t0);
-      if (onResponse) onResponse(response, text, t0 - started);
+      // Send and receive offsets bracket the moment the gateway admitted the request.
+      if (onResponse) onResponse(response, text, t0 - started, performance.now() - started);
       if (stopWhen && stopWhen(response, text)) stop = true;
     }
   };
