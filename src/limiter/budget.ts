@@ -16,6 +16,12 @@ export interface Budget {
   reserved: number;
   /** Next reset instant (ms), or null when the budget never resets. */
   resetAt: number | null;
+  /**
+   * Start of the reset schedule: resets fall on anchor + k periods. Kept so calendar months never drift (a
+   * budget started on Jan 31 resets on Feb 28, then Mar 31, not Mar 28). Absent in budgets stored before it
+   * existed; those use resetAt as their anchor.
+   */
+  anchor?: number;
   softCrossedAt: number | null;
 }
 
@@ -24,6 +30,7 @@ export function newBudget(limit: BudgetLimit, now: number): Budget {
     spend: 0,
     reserved: 0,
     resetAt: limit.period ? nextBoundaryAfter(now, limit.period, now) : null,
+    anchor: now,
     softCrossedAt: null,
   };
 }
@@ -39,13 +46,14 @@ export function rollOver(budget: Budget, limit: BudgetLimit, now: number): boole
     return true;
   }
   if (budget.resetAt === null) {
+    budget.anchor = now;
     budget.resetAt = nextBoundaryAfter(now, limit.period, now);
     return true;
   }
   if (now < budget.resetAt) return false;
   budget.spend = 0;
   budget.softCrossedAt = null;
-  budget.resetAt = nextBoundaryAfter(budget.resetAt, limit.period, now);
+  budget.resetAt = nextBoundaryAfter(budget.anchor ?? budget.resetAt, limit.period, now);
   return true;
 }
 

@@ -41,6 +41,21 @@ describe("periodic budget reset", () => {
     expect(snapshot(state, daily, T0 + 3 * DAY).budget).toMatchObject({ spend: 0, resetAt: T0 + 4 * DAY });
   });
 
+  it("a monthly budget started on the 31st resets on each month's last day without drifting to the 28th", () => {
+    const monthly = limits({ budget: budget({ max: 10_000, period: period(1, "mo") }) });
+    const state = emptyState();
+    const start = Date.UTC(2025, 0, 31, 12);
+    spendOf(state, monthly, 100, start);
+    const resets: number[] = [];
+    let at = start;
+    for (let month = 0; month < 4; month++) {
+      const resetAt = snapshot(state, monthly, at).budget.resetAt!;
+      resets.push(resetAt);
+      at = resetAt;
+    }
+    expect(resets).toEqual([Date.UTC(2025, 1, 28, 12), Date.UTC(2025, 2, 31, 12), Date.UTC(2025, 3, 30, 12), Date.UTC(2025, 4, 31, 12)]);
+  });
+
   it("monthly budgets reset on the same day of each month", () => {
     const monthly = limits({ budget: budget({ max: 10_000, period: period(1, "mo") }) });
     const start = Date.UTC(2025, 0, 15, 10);
