@@ -93,4 +93,15 @@ export class DirectoryObject extends DurableObject<Bindings> {
   teamKeys(teamId: string): string[] {
     return this.ctx.storage.sql.exec<{ token: string }>("SELECT token FROM keys WHERE team_id = ? ORDER BY created_at", teamId).toArray().map((row) => row.token);
   }
+
+  /** Every key carrying one of these aliases (aliases need not be unique). */
+  tokensByAlias(aliases: string[]): Array<{ token: string; key_alias: string }> {
+    const out: Array<{ token: string; key_alias: string }> = [];
+    for (const alias of new Set(aliases)) {
+      for (const row of this.ctx.storage.sql.exec<{ token: string }>("SELECT token FROM keys WHERE key_alias = ?", alias)) {
+        out.push({ token: row.token, key_alias: alias });
+      }
+    }
+    return out;
+  }
 }

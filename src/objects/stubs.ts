@@ -15,7 +15,7 @@ export type Client<T, M extends keyof T> = {
 
 type KeyMethods = "create" | "exists" | "view" | "update" | "destroy" | "moveTo" | "adopt" | "authenticate" | "admit" | "finish" | "withdraw" | "spendLog" | "stats";
 export type KeyClient = Client<KeyObject, KeyMethods>;
-export type DirectoryClient = Client<DirectoryObject, "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys">;
+export type DirectoryClient = Client<DirectoryObject, "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys" | "tokensByAlias">;
 
 /**
  * Wraps an object's stub so that failing to reach it (as opposed to an answer) becomes an OpenAI-shaped 503 on

@@ -46,7 +46,13 @@ export const generateKeyRequestSchema = editable.extend({
   key: z.string().regex(/^sk-[A-Za-z0-9_-]{20,200}$/, "must be sk- followed by 20-200 URL-safe characters").optional(),
 });
 export const updateKeyRequestSchema = editable.extend({ key: keyRef });
-export const deleteKeyRequestSchema = z.strictObject({ keys: z.array(keyRef).min(1).max(100) });
+/** LiteLLM deletes by secret or token (`keys`) or by alias (`key_aliases`); at least one must be given. */
+export const deleteKeyRequestSchema = z
+  .strictObject({ keys: z.array(keyRef).max(100).optional(), key_aliases: z.array(label).max(100).optional() })
+  .refine((body) => (body.keys?.length ?? 0) + (body.key_aliases?.length ?? 0) > 0, {
+    message: "give `keys` or `key_aliases` with at least one entry",
+    path: ["keys"],
+  });
 export const keyActionRequestSchema = z.strictObject({ key: keyRef });
 
 export const listKeysQuerySchema = z.strictObject({

@@ -9,8 +9,11 @@ import { tokenOf } from "./resolve";
 
 /** All or nothing: if any named key does not exist, nothing is deleted and the answer says which. */
 export const deleteKeys = new Hono<AppEnv>().post("/key/delete", requireMaster, async (c) => {
-  const { keys } = await parseBody(c, deleteKeyRequestSchema, c.var.config.maxBodyBytes);
-  const tokens = [...new Set(await Promise.all(keys.map(tokenOf)))];
+  const { keys = [], key_aliases = [] } = await parseBody(c, deleteKeyRequestSchema, c.var.config.maxBodyBytes);
+  const aliased = await directory(c.env).tokensByAlias(key_aliases);
+  const unknownAliases = key_aliases.filter((alias) => !aliased.some((entry) => entry.key_alias === alias));
+  if (unknownAliases.length > 0) throw notFound("key_not_found", `No key with alias: ${unknownAliases.join(", ")}.`);
+  const tokens = [...new Set([...(await Promise.all(keys.map(tokenOf))), ...aliased.map((entry) => entry.token)])];
   const views = await Promise.all(tokens.map((token) => keyObject(c.env, token).view()));
   const missing = tokens.filter((_, index) => views[index] === null);
   if (missing.length > 0) throw notFound("key_not_found", `No such key: ${missing.join(", ")}.`);
