@@ -5,16 +5,9 @@ import { app } from "../../src/app";
 import { loadConfig } from "../../src/config/config";
 import { costOf, nanosToUsd, reservationEntry } from "../../src/limiter";
 import { keyObject } from "../../src/objects/stubs";
-import { priceOf } from "../../src/pricing/price-of";
-import { promptUpperBound } from "../../src/upstream/estimate";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
+import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "./default-request";
 
-const MESSAGES = [{ role: "user", content: "hello" }];
-const MAX_TOKENS = 10;
-const PROMPT_ESTIMATE = promptUpperBound(MESSAGES);
-const ESTIMATE = PROMPT_ESTIMATE + MAX_TOKENS;
-const PRICE = priceOf("gpt-4o-mini", {})!;
-const ESTIMATE_COST = costOf(PRICE, PROMPT_ESTIMATE, MAX_TOKENS);
 /** Every limit live, so every counter a leak could corrupt is in play. */
 const LIMITS = { tpm_limit: 10_000, rpm_limit: 100, max_parallel_requests: 10, max_budget: 10 };
 

@@ -6,18 +6,9 @@ import { bucketWidth } from "../../src/limiter/window";
 import type { KeyObject } from "../../src/objects/key-object";
 import { formatDuration } from "../../src/http/duration-format";
 import { costOf, nanosToUsd } from "../../src/limiter";
-import { priceOf } from "../../src/pricing/price-of";
-import { promptUpperBound } from "../../src/upstream/estimate";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
+import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "./default-request";
 
-/** The helper's default chat request, and what admission reserves for it. */
-const MESSAGES = [{ role: "user", content: "hello" }];
-const MAX_TOKENS = 10;
-const PROMPT_ESTIMATE = promptUpperBound(MESSAGES);
-const ESTIMATE = PROMPT_ESTIMATE + MAX_TOKENS;
-const PRICE = priceOf("gpt-4o-mini", {})!;
-/** Worst-case cost (nano-dollars) reserved for that request. */
-const ESTIMATE_COST = costOf(PRICE, PROMPT_ESTIMATE, MAX_TOKENS);
 /** A budget (nano-dollars) that admits one request and, once its real cost is spent, refuses the next. */
 const ONE_CALL_BUDGET = ESTIMATE_COST + 1;
 
