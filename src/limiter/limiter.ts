@@ -1,5 +1,5 @@
 import { addSpend, fits, newBudget, remaining, rollOver, type Budget, type BudgetLimit } from "./budget";
-import type { Limits } from "./limits";
+import { UNLIMITED_BUDGET, type Limits } from "./limits";
 import {
   budgetEntry,
   metaEntry,
@@ -224,7 +224,7 @@ function finish(state: LimiterState, limits: Limits, reservation: Reservation, o
     const budget = state.budgets.get(scope);
     if (!budget) continue;
     budget.reserved = Math.max(0, budget.reserved - reservation.cost);
-    addSpend(budget, budgetLimitFor(limits, scope) ?? { max: null, soft: null, period: null }, used.cost, now);
+    addSpend(budget, budgetLimitFor(limits, scope) ?? UNLIMITED_BUDGET, used.cost, now);
     state.changed.add(budgetEntry(scope));
   }
   state.reservations.delete(reservation.id);
@@ -341,7 +341,7 @@ function ownModelLimits(limits: Limits, model: string): Limits["models"][string]
 function budgetFor(state: LimiterState, limits: Limits, scope: string, now: number): Budget {
   let budget = state.budgets.get(scope);
   if (!budget) {
-    budget = newBudget(budgetLimitFor(limits, scope) ?? { max: null, soft: null, period: null }, now);
+    budget = newBudget(budgetLimitFor(limits, scope) ?? UNLIMITED_BUDGET, now);
     state.budgets.set(scope, budget);
     state.changed.add(budgetEntry(scope));
   }

@@ -5,6 +5,11 @@ import type { KeySettings } from "../schemas/key";
 const nanos = (usd: number | null) => (usd === null ? null : usdToNanos(usd));
 const period = (text: string | null) => (text === null ? null : parsePeriod(text));
 
+/** LiteLLM's max_budget / soft_budget (USD) and budget_duration as the core's budget limit; keys and teams alike. */
+export function budgetLimitOf(maxUsd: number | null, softUsd: number | null, duration: string | null): BudgetLimit {
+  return { max: nanos(maxUsd), soft: nanos(softUsd), period: period(duration) };
+}
+
 /** Translates a key's LiteLLM-named settings into what the limiter core enforces. */
 export function keyLimits(settings: KeySettings, config: Config): Limits {
   const models: Record<string, ModelLimits> = {};
@@ -18,14 +23,10 @@ export function keyLimits(settings: KeySettings, config: Config): Limits {
     models[model] = {
       tpm: settings.model_tpm_limit[model] ?? null,
       rpm: settings.model_rpm_limit[model] ?? null,
-      budget: budget ? { max: usdToNanos(budget.budget_limit), soft: null, period: period(budget.time_period) } : null,
+      budget: budget ? budgetLimitOf(budget.budget_limit, null, budget.time_period) : null,
     };
   }
-  const budget: BudgetLimit = {
-    max: nanos(settings.max_budget),
-    soft: nanos(settings.soft_budget),
-    period: period(settings.budget_duration),
-  };
+  const budget = budgetLimitOf(settings.max_budget, settings.soft_budget, settings.budget_duration);
   return {
     windowMs: config.windowMs,
     tpm: settings.tpm_limit,

@@ -1,4 +1,5 @@
 import type { Config } from "../config/config";
+import { ApiError } from "../http/errors";
 import { mockUpstream } from "./mock";
 
 /** Why no upstream answer arrived; decides both the client's status and how the reservation ends. */
@@ -10,6 +11,12 @@ export class UpstreamFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** The client's answer to a failure: 504 for a timeout, 502 otherwise. */
+export function failureError(failure: UpstreamFailure): ApiError {
+  if (failure.kind === "timeout") return new ApiError(504, "upstream_error", "upstream_timeout", failure.message);
+  return new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message);
 }
 
 /** Headers never forwarded: the client's credentials, hop-by-hop headers, and what the platform sets itself. */

@@ -1,7 +1,10 @@
 import type { Context } from "hono";
-import { sha256Hex, TOKEN_PATTERN } from "../../crypto/secret";
+import { secretsEqual, sha256Hex, TOKEN_PATTERN } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
-import { badRequest, notFound } from "../../http/errors";
+import { credential } from "../../http/credentials";
+import { badRequest, forbidden, notFound } from "../../http/errors";
+import { refusalError } from "../../http/limit-error";
+import { isMaster } from "../../http/master-auth";
 import { keyObject, teamObject } from "../../objects/stubs";
 import type { KeyView } from "../../objects/key-object";
 
@@ -16,6 +19,26 @@ export async function viewOrNotFound(c: Context<AppEnv>, token: string): Promise
   const view = await keyObject(c.env, token).view();
   if (!view) throw notFound("key_not_found", "No such key.");
   return view;
+}
+
+/**
+ * The key a read-only route (/key/info, /spend/logs) is about. The master key names any key with `ref`
+ * (required); a virtual key reads only itself, must be allowed to call at all (not blocked or expired, judged by
+ * its own object, as on the proxy path), and may name itself in `ref`.
+ */
+export async function readableKey(c: Context<AppEnv>, ref: string | undefined, param: string): Promise<string> {
+  const given = credential(c);
+  if (await isMaster(c, given)) {
+    if (ref === undefined) throw badRequest("missing_key", `Pass ?${param}=<sk-... or token> to read a key with the master key.`, param);
+    return tokenOf(ref);
+  }
+  const own = await sha256Hex(given);
+  const auth = await keyObject(c.env, own).authenticate();
+  if (!auth.ok) throw refusalError(auth.refusal);
+  if (ref !== undefined && !(await secretsEqual(await tokenOf(ref), own))) {
+    throw forbidden("not_own_key", "A virtual key may only read about itself.");
+  }
+  return own;
 }
 
 /** A key may only join a team that exists: otherwise its team limits would silently not apply. */

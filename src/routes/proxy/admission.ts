@@ -43,7 +43,7 @@ export async function admitCall(env: Bindings, config: Config, token: string, in
   try {
     if (admitted.teamId !== null) {
       const team = teamObject(env, admitted.teamId);
-      const teamAdmitted = await reachOrSkip(config, "team", () => team.admit(input));
+      const teamAdmitted = await reachOrSkip(config, () => team.admit(input));
       if (teamAdmitted === null) {
         // Fail-open: the team could not be reached and the operator chose availability over its limits.
       } else if (!teamAdmitted.ok) {
@@ -85,7 +85,7 @@ export async function admitDeployment(
   let soonest: { wait: number; error: () => ApiError } | null = null;
   for (const deployment of candidates) {
     const owner = deploymentObject(env, deployment.id);
-    const result = await reachOrSkip(config, "deployment", () => owner.admit(deployment.id, input));
+    const result = await reachOrSkip(config, () => owner.admit(deployment.id, input));
     // Fail-open: an unreachable deployment object does not stop the call from using that deployment.
     if (result === null) return { config: deployment, hold: { owner: UNMETERED, reserved: { tokens: 0, cost: 0 } } };
     if ("snapshot" in result) rememberRemaining(deployment.id, result.snapshot);
@@ -133,7 +133,7 @@ function expectedRoom(deployment: Deployment, now: number): number {
 const UNMETERED: Hold["owner"] = { finish: async () => false, withdraw: async () => false };
 
 /** With LIMITER_FAILURE_MODE=open an unreachable team or deployment object yields null instead of the 503. */
-async function reachOrSkip<T>(config: Config, _what: string, call: () => Promise<T>): Promise<T | null> {
+async function reachOrSkip<T>(config: Config, call: () => Promise<T>): Promise<T | null> {
   try {
     return await call();
   } catch (error) {

@@ -7,7 +7,7 @@ import { ApiError } from "../../http/errors";
 import { refusalError } from "../../http/limit-error";
 import { modelAllowed } from "../../objects/key-object";
 import { keyObject } from "../../objects/stubs";
-import { callUpstream, UpstreamFailure } from "../../upstream/forward";
+import { callUpstream, failureError, UpstreamFailure } from "../../upstream/forward";
 
 const modelListSchema = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) });
 
@@ -24,7 +24,7 @@ const listModels = async (c: Context<AppEnv>) => {
       clientSignal: c.req.raw.signal,
     });
   } catch (error) {
-    if (error instanceof UpstreamFailure) throw new ApiError(error.kind === "timeout" ? 504 : 502, "upstream_error", `upstream_${error.kind}`, error.message);
+    if (error instanceof UpstreamFailure) throw failureError(error);
     throw error;
   }
   const parsed = modelListSchema.safeParse(await upstream.json().catch(() => null));

@@ -12,7 +12,7 @@ import { costOf, nanosToUsd, usdToNanos, type Price } from "../../limiter";
 import { deploymentObject } from "../../objects/stubs";
 import { priceOf } from "../../pricing/price-of";
 import type { Endpoint } from "../../upstream/endpoints";
-import { callUpstream, UpstreamFailure } from "../../upstream/forward";
+import { callUpstream, failureError, UpstreamFailure } from "../../upstream/forward";
 import { meterStream, type StreamResult } from "../../upstream/stream-meter";
 import { usageOf, type TokenUsage } from "../../upstream/usage";
 import { admitCall, admitDeployment, type Hold } from "./admission";
@@ -137,12 +137,7 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       if (failure) {
         // Refused connections consumed nothing; a timeout or a vanished client may have been billed upstream.
         c.executionCtx.waitUntil(failure.kind === "unreachable" ? call.release() : call.chargeEstimate());
-        throw withHeaders(
-          failure.kind === "timeout"
-            ? new ApiError(504, "upstream_error", "upstream_timeout", failure.message)
-            : new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message),
-          headers,
-        );
+        throw withHeaders(failureError(failure), headers);
       }
       upstream = answer;
     }
