@@ -24,6 +24,11 @@ export async function api(base, path, body, token = MASTER) {
   }
 }
 
+/**
+ * The embedded mock's natural answer to this prompt is about 1,100 tokens (a log-normal length drawn from a hash
+ * of the prompt), longer than any cap used here, so every answer is exactly `maxTokens` long. (The mock's
+ * `x-mock-length-median` request header sets the median of natural lengths, for runs that want varied answers.)
+ */
 export function chatBody(maxTokens = 50) {
   return JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Benchmark me, exactly." }], max_tokens: maxTokens });
 }

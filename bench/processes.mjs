@@ -1,5 +1,5 @@
-// Starts and stops the local topology: one authority (wrangler.toml, owns every Durable Object) and N front
-// doors (wrangler.frontdoor.toml, reaching the authority's objects through the dev registry). Every process
+// Starts and stops the local topology: one authority (bench/wrangler.toml, owns every Durable Object) and N
+// front doors (bench/wrangler.frontdoor.toml, reaching the authority's objects through the dev registry). Every process
 // gets its own port, inspector port and --persist-to folder, all under one temporary folder that also holds
 // the registry; everything is killed and removed on exit, also on failure or Ctrl-C.
 import { spawn } from "node:child_process";
@@ -12,7 +12,7 @@ const root = mkdtempSync(join(tmpdir(), "edgequota-bench-"));
 // repository during a benchmark cannot restart the processes mid-measurement.
 const app = join(root, "app");
 const repo = process.cwd();
-for (const entry of ["src", "wrangler.toml", "wrangler.frontdoor.toml", "package.json", "tsconfig.json"]) cpSync(join(repo, entry), join(app, entry), { recursive: true });
+for (const entry of ["src", "bench/worker", "bench/wrangler.toml", "bench/wrangler.frontdoor.toml", "package.json", "tsconfig.json"]) cpSync(join(repo, entry), join(app, entry), { recursive: true });
 symlinkSync(join(repo, "node_modules"), join(app, "node_modules"));
 const children = [];
 
@@ -85,10 +85,10 @@ let startedVars = {};
 
 export async function startTopology(frontDoors, vars) {
   startedVars = vars;
-  const authority = start("authority", "wrangler.toml", 0, vars);
+  const authority = start("authority", "bench/wrangler.toml", 0, vars);
   await waitReady(authority, 90_000);
   const doors = [];
-  for (let index = 1; index <= frontDoors; index++) doors.push(start(`frontdoor-${index}`, "wrangler.frontdoor.toml", index, vars));
+  for (let index = 1; index <= frontDoors; index++) doors.push(start(`frontdoor-${index}`, "bench/wrangler.frontdoor.toml", index, vars));
   await Promise.all(doors.map((door) => waitReady(door, 90_000)));
   return { authority, frontDoors: doors };
 }
@@ -99,7 +99,7 @@ export function stopAll() {
 
 /** Starts one more front door (index beyond the topology's), e.g. to cause a dev registry change. */
 export async function startExtraFrontDoor(index) {
-  const door = start(`frontdoor-${index}`, "wrangler.frontdoor.toml", index, startedVars);
+  const door = start(`frontdoor-${index}`, "bench/wrangler.frontdoor.toml", index, startedVars);
   await waitReady(door, 90_000);
   return door;
 }

@@ -6,7 +6,7 @@ import { startTopology, stopAll, startExtraFrontDoor } from "./processes.mjs";
 
 const WINDOW_S = 10;
 const TPM = 30_000;
-const topology = await startTopology(2, { MASTER_KEY: "sk-bench-master", BENCH_MODE: "true", RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) });
+const topology = await startTopology(2, { MASTER_KEY: "sk-bench-master", RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) });
 await new Promise((resolve) => setTimeout(resolve, 10_000));
 try {
   for (let round = 0; round < 3; round++) {

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { MASTER, api, chatBody, percentile, restarts, runLoad } from "./load.mjs";
 import { startTopology, stopAll } from "./processes.mjs";
+import { utilization } from "./utilization.mjs";
 
 const quick = process.argv.includes("--quick");
 const command = `npm run bench${quick ? " -- --quick" : ""}`;
@@ -82,7 +83,7 @@ async function tpmAccuracy(topology) {
 }
 
 async function budgetAccuracy(topology) {
-  say(`## 2. Budget accuracy`);
+  say(`## 3. Budget accuracy`);
   say();
   const doors = topology.frontDoors.slice(0, 2);
   const { key } = await api(topology.authority.url, "/key/generate", { max_budget: size.budget, key_alias: "budget" });
@@ -117,7 +118,7 @@ async function budgetAccuracy(topology) {
 }
 
 async function overhead(topology) {
-  say(`## 3. Overhead of the limiter`);
+  say(`## 4. Overhead of the limiter`);
   say();
   say(`The same chat request against the same embedded upstream through one Worker process: (a) the bench-only`);
   say(`plain forwarding route (parse, forward, answer; no key, no limits) and (b) the full path (authenticate and`);
@@ -159,7 +160,7 @@ async function overhead(topology) {
 }
 
 async function hotKey(topology) {
-  say(`## 4. Hot key`);
+  say(`## 5. Hot key`);
   say();
   const { key } = await api(topology.authority.url, "/key/generate", { key_alias: "hot", tpm_limit: 1e12, rpm_limit: 1e9 });
   const result = await api(topology.authority.url, "/bench/admissions", { key, n: size.admissions, concurrency: 64 });
@@ -174,7 +175,7 @@ async function hotKey(topology) {
 }
 
 async function boundedState(topology) {
-  say(`## 5. Bounded state`);
+  say(`## 6. Bounded state`);
   say();
   say(`One key's Durable Object after growing numbers of requests (admit + settle each). Target: O(1) in the number`);
   say(`of requests, the spend log's retention bound (10,000 lines, pruned in batches of 1,000) aside.`);
@@ -213,17 +214,18 @@ async function main() {
   say();
   say(`Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "unknown cpu"}), Node ${process.version}.`);
   say(`Everything runs locally under \`wrangler dev\`: one authority process owning the Durable Objects and up to four`);
-  say(`front-door processes reaching them through wrangler's dev registry (\`wrangler.frontdoor.toml\`, \`script_name\`),`);
+  say(`front-door processes reaching them through wrangler's dev registry (\`bench/wrangler.frontdoor.toml\`, \`script_name\`),`);
   say(`all on loopback, against the embedded mock upstream. Absolute times on this shared 2-core machine vary;`);
   say(`compare the side-by-side ratios.`);
   say();
-  const vars = { MASTER_KEY: MASTER, BENCH_MODE: "true", RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) };
+  const vars = { MASTER_KEY: MASTER, RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) };
   const topology = await startTopology(Math.max(...FRONT_DOORS), vars);
   try {
     console.error(`topology up after ${fmt((Date.now() - started) / 1000, 0)} s`);
     // wrangler dev reloads a runtime when the dev registry changes (front doors registering); let that settle.
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     await tpmAccuracy(topology);
+    await utilization(topology, { quick, say, fmt, verdict, windowS: WINDOW_S, section: 2 });
     await budgetAccuracy(topology);
     await overhead(topology);
     await hotKey(topology);

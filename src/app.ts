@@ -4,9 +4,8 @@ import { withConfig } from "./http/config-middleware";
 import { corsPolicy } from "./http/cors-policy";
 import { headerLimits } from "./http/header-limits";
 import { managementGate } from "./http/management-gate";
-import { ApiError } from "./http/errors";
+import { ApiError, routeNotFound } from "./http/errors";
 import { ConfigError } from "./config/config";
-import { benchRoutes } from "./routes/bench";
 import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
 import { proxyRoutes } from "./routes/proxy";
@@ -24,7 +23,6 @@ app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
 app.route("/", spendLogs);
 app.route("/", teamRoutes);
-app.route("/", benchRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 
@@ -32,16 +30,16 @@ app.notFound((c) => {
   const path = new URL(c.req.url).pathname;
   if (KNOWN_PATHS.has(path)) {
     const allowed = [...new Set(app.routes.filter((route) => route.path === path && route.method !== "ALL").map((route) => route.method))];
-    return new ApiError(405, "invalid_request_error", "method_not_allowed", `Method ${c.req.method} is not allowed on ${path}; use ${allowed.join(", ")}.`, {
+    return new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on ${path}; use ${allowed.join(", ")}.`, {
       headers: { allow: allowed.join(", ") },
     }).toResponse();
   }
-  return new ApiError(404, "not_found_error", "route_not_found", `No route ${c.req.method} ${path}.`).toResponse();
+  return routeNotFound(c.req.method, path).toResponse();
 });
 
 app.onError((error, c) => {
   if (error instanceof ApiError) return error.toResponse();
-  if (error instanceof ConfigError) return new ApiError(500, "server_error", "invalid_configuration", error.message).toResponse();
+  if (error instanceof ConfigError) return new ApiError("invalid_configuration", error.message).toResponse();
   console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error instanceof Error ? error.message : error);
-  return new ApiError(500, "server_error", "internal_error", "Internal error; the request was not completed.").toResponse();
+  return new ApiError("internal_error", "Internal error; the request was not completed.").toResponse();
 });

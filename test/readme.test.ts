@@ -90,7 +90,11 @@ describe("the README walkthrough", () => {
     expect(chat!.headers.get("x-ratelimit-limit-tokens")).toBe("2000");
     expect(chat!.headers.get("x-ratelimit-remaining-requests")).toBe("4");
     expect(chat!.headers.get("x-litellm-key-max-budget")).toBe("0.01");
-    const completion = (await chat!.json()) as { usage: { total_tokens: number } };
+    const completion = (await chat!.json()) as { usage: { completion_tokens: number; total_tokens: number } };
+    // The numbers the README prints after the walkthrough: the mock's natural answer to "Hello!" is longer than
+    // 50 tokens, so max_tokens cuts it (8 prompt + 50 completion tokens).
+    expect(completion.usage).toMatchObject({ completion_tokens: 50, total_tokens: 58 });
+    expect(chat!.headers.get("x-litellm-response-cost")).toBe("0.0000312");
     expect(info!.status).toBe(200);
     const body = (await info!.json()) as { info: { key_alias: string; usage: { requests: number; tokens: number; in_flight: number } } };
     expect(body.info.key_alias).toBe("demo-app");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Bindings } from "./bindings";
+import type { Bindings } from "../bindings";
 import { modelPricesSchema, type ModelPrices } from "../pricing/schema";
 import { deploymentsSchema, type Deployments } from "./deployments";
 
@@ -61,7 +61,7 @@ const configSchema = z
     MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema),
     DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
     DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
-    BENCH_MODE: optionalText,
+    MODEL_TOKENIZERS: jsonVar<Record<string, string>>(z.record(z.string().min(1).max(256), z.enum(["o200k_base", "cl100k_base"]))),
     LIMITER_FAILURE_MODE: optionalText.pipe(z.enum(["closed", "open"]).nullable()),
     MANAGEMENT_API: optionalText.pipe(z.enum(["on", "off"]).nullable()),
     MANAGEMENT_HOSTNAMES: optionalText,
@@ -80,10 +80,10 @@ const configSchema = z
     maxBodyBytes: env.MAX_BODY_BYTES,
     modelPrices: env.MODEL_PRICES,
     deployments: env.DEPLOYMENTS,
+    /** Model names (beyond the built-in OpenAI families) whose prompts are counted with a public tokenizer. */
+    modelTokenizers: env.MODEL_TOKENIZERS,
     /** How long a deployment that answered 429 or 5xx is skipped (its retry-after wins when given). */
     deploymentCooldownMs: env.DEPLOYMENT_COOLDOWN_MS,
-    /** Benchmark-only routes under /bench (plain forwarding, per-front-door counting). Never on in production. */
-    benchMode: env.BENCH_MODE === "true",
     /**
      * "closed" (default): a team or deployment object that cannot be reached fails the call with 503.
      * "open": such a call goes on without that reservation. The key's own object is never skipped: without it

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RESERVATION_POLICIES } from "../limiter/limits";
 
 /**
  * Upstream deployments per model group, from the DEPLOYMENTS variable (JSON). A variable rather than an admin
@@ -17,6 +18,8 @@ export const deploymentSchema = z.strictObject({
   model: z.string().min(1).max(256).optional(),
   tpm: z.number().int().min(0).max(1e12).optional(),
   rpm: z.number().int().min(0).max(1e9).optional(),
+  /** How this deployment's windows reserve tokens: "adaptive" (default) or "strict". */
+  reservation_policy: z.enum(RESERVATION_POLICIES).optional(),
 });
 export type Deployment = z.infer<typeof deploymentSchema>;
 

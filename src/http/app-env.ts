@@ -1,4 +1,4 @@
-import type { Bindings } from "../config/bindings";
+import type { Bindings } from "../bindings";
 import type { Config } from "../config/config";
 
 /** Hono's typing for this Worker: bindings plus what the middleware puts on the context. */

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { badRequest, unauthorized } from "./errors";
+import { ApiError, badRequest } from "./errors";
 
 /**
  * The bearer credential of a request. OpenAI SDKs send `Authorization: Bearer`, Azure-style clients `api-key`,
@@ -10,14 +10,14 @@ export function credential(c: Context): string {
   const authorization = c.req.header("authorization");
   if (authorization !== undefined) {
     const match = /^Bearer[ \t]+([^\s,]+)[ \t]*$/i.exec(authorization);
-    if (!match) throw unauthorized("Malformed Authorization header: expected 'Bearer <key>'.");
+    if (!match) throw new ApiError("invalid_api_key", "Malformed Authorization header: expected 'Bearer <key>'.");
     found.add(match[1]!);
   }
   for (const header of ["x-api-key", "api-key"]) {
     const value = c.req.header(header)?.trim();
     if (value) found.add(value);
   }
-  if (found.size === 0) throw unauthorized("Missing API key: send 'Authorization: Bearer <key>'.");
+  if (found.size === 0) throw new ApiError("invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'.");
   if (found.size > 1) throw badRequest("ambiguous_credentials", "More than one different API key was sent; send exactly one.");
   const [value] = found;
   return value!;

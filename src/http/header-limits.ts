@@ -14,7 +14,7 @@ export const headerLimits = createMiddleware<AppEnv>(async (c, next) => {
     count++;
     total += name.length + value.length;
     if (value.length > MAX_HEADER_VALUE_BYTES || total > MAX_HEADERS_BYTES || count > MAX_HEADERS) {
-      throw new ApiError(431, "invalid_request_error", "request_header_fields_too_large",
+      throw new ApiError("request_header_fields_too_large",
         `Request headers exceed the limits (${MAX_HEADERS} headers, ${MAX_HEADER_VALUE_BYTES} bytes per value, ${MAX_HEADERS_BYTES} bytes in all).`);
     }
   }

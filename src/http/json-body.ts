@@ -9,7 +9,7 @@ import { ApiError, badRequest } from "./errors";
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type.trim())) {
-    throw new ApiError(415, "invalid_request_error", "unsupported_media_type", "Content-Type must be application/json.");
+    throw new ApiError("unsupported_media_type", "Content-Type must be application/json.");
   }
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge(maxBytes);
@@ -73,7 +73,7 @@ function describeIssues(error: z.ZodError): string {
 }
 
 const tooLarge = (maxBytes: number) =>
-  new ApiError(413, "invalid_request_error", "request_too_large", `Request body exceeds the ${maxBytes}-byte limit.`);
+  new ApiError("request_too_large", `Request body exceeds the ${maxBytes}-byte limit.`);
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array();

@@ -1,5 +1,5 @@
 import { nanosToUsd, type Rejection, type Snapshot } from "../limiter";
-import type { KeyRefusal } from "../objects/key-object";
+import type { Refusal } from "../objects/protocol";
 import { formatDuration } from "./duration-format";
 import { ApiError, badRequest } from "./errors";
 import { rateLimitHeaders } from "./rate-limit-headers";
@@ -54,12 +54,18 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
     headers["retry-after-ms"] = String(wait);
   }
   const tooLarge = rejection.reason === "too_large";
+  const inFlight = rejection.inFlight;
+  const frees = wait === null
+    ? "it will not free up on its own."
+    : inFlight
+      ? `${inFlight.calls} ${inFlight.calls === 1 ? "call" : "calls"} in flight hold ${inFlight.tokens} tokens; capacity frees as they finish (expected in ${formatDuration(wait)}).`
+      : `enough frees in ${formatDuration(wait)}.`;
   const message = tooLarge
     ? `This request alone needs ${show(rejection.requested)} but the ${owner} ${name} is ${show(rejection.limit)} ${unit}; it can never be admitted. Lower max_tokens or the input, or raise the limit.`
     : `${money ? "Budget exceeded" : "Rate limit exceeded"} for ${owner}: ${name} is ${show(rejection.limit)} ${unit}, ` +
-      `${show(rejection.remaining)} remaining, this request needs ${show(rejection.requested)}; ` +
-      (wait === null ? "it will not free up on its own." : `enough frees in ${formatDuration(wait)}.`);
-  return new ApiError(429, money ? "budget_exceeded" : "rate_limit_error", tooLarge ? "request_exceeds_limit" : CODES[rejection.name], message, {
+      `${show(rejection.remaining)} remaining, this request needs ${show(rejection.requested)}; ${frees}`;
+  return new ApiError(tooLarge ? "request_exceeds_limit" : CODES[rejection.name], message, {
+    type: money ? "budget_exceeded" : "rate_limit_error",
     headers,
     details: {
       limit: {
@@ -70,12 +76,14 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
         remaining: show(rejection.remaining),
         requested: show(rejection.requested),
         resets_in_ms: wait,
+        ...(inFlight ? { in_flight: { calls: inFlight.calls, tokens: inFlight.tokens } } : {}),
       },
     },
   });
 }
 
-/** A key that may not call at all: unknown or expired (401), blocked or model not allowed (403). */
-export function refusalError({ status, code, message }: KeyRefusal): ApiError {
-  return new ApiError(status, status === 401 ? "authentication_error" : "permission_error", code, message);
+/** An owner that turns the call away by a rule: unknown or expired key (401), blocked or not allowed (403). */
+export function refusalError({ code, message }: Refusal): ApiError {
+  // team_not_found is a 404 on the team routes; met at admission, the key's team is gone: a permission matter.
+  return new ApiError(code, message, code === "team_not_found" ? { status: 403, type: "permission_error" } : {});
 }

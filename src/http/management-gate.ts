@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env";
-import { notFound } from "./errors";
+import { routeNotFound } from "./errors";
 
 /**
  * Hides the management API where operators do not want it: switched off entirely (MANAGEMENT_API=off) or
@@ -10,7 +10,7 @@ export const managementGate = createMiddleware<AppEnv>(async (c, next) => {
   const { managementApi, managementHostnames } = c.var.config;
   const host = new URL(c.req.url).hostname.toLowerCase();
   if (!managementApi || (managementHostnames !== null && !managementHostnames.includes(host))) {
-    throw notFound("route_not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}.`);
+    throw routeNotFound(c.req.method, new URL(c.req.url).pathname);
   }
   await next();
 });

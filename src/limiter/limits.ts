@@ -8,6 +8,16 @@ export interface ModelLimits {
 }
 
 /**
+ * How token windows are reserved for a call. "strict": the prompt's upper bound plus the full output cap, so no
+ * window ever exceeds its limit. "adaptive": the prompt's exact count (or a learned calibration of its bound)
+ * plus a learned high quantile of this owner's real output lengths, topped up while a stream generates more;
+ * windows track real usage closely and may exceed the limit only by what calls generate beyond their estimate.
+ * Money is always reserved strictly.
+ */
+export type ReservationPolicy = "adaptive" | "strict";
+export const RESERVATION_POLICIES = ["adaptive", "strict"] as const satisfies readonly ReservationPolicy[];
+
+/**
  * Everything a limiter enforces, whatever owns it (key, team or deployment). null means "no limit".
  * Token counts are tokens, money is nano-dollars, times are ms.
  */
@@ -22,6 +32,7 @@ export interface Limits {
   readonly defaultOutputTokens: number;
   /** A reservation never settled by its front door is charged at its estimate after this long. */
   readonly reservationTtlMs: number;
+  readonly policy: ReservationPolicy;
 }
 
 export const UNLIMITED_BUDGET: BudgetLimit = { max: null, soft: null, period: null };

@@ -1,14 +1,21 @@
 import type { Budget } from "./budget";
+import { emptyEstimates, hydrateEstimates, isEstimateEntry, takeEstimateChanges, type Estimates } from "./estimates";
 import type { Window } from "./window";
 
 /** One admitted request whose real usage is not known yet. Amounts: tokens, nano-dollars, ms. */
 export interface Reservation {
-  readonly id: string;
+  readonly requestId: string;
   readonly model: string;
   readonly admittedAt: number;
   /** Window bucket the reservation was charged to, in every window scope it touched. */
   readonly bucket: number;
+  /** Tokens reserved in every window scope: prompt and output together, grown by top-ups. */
   readonly tokens: number;
+  /** Of `tokens`, what was held for the prompt (the rest is output): a stream outgrowing it is topped up. */
+  readonly promptTokens?: number;
+  /** The prompt's upper bound, and whether it is an exact count: an inexact one is calibrated at settlement. */
+  readonly promptBound?: number;
+  readonly promptExact?: boolean;
   readonly cost: number;
   readonly expiresAt: number;
   readonly windows: readonly string[];
@@ -28,11 +35,15 @@ export interface LimiterState {
   windows: Map<string, Window>;
   budgets: Map<string, Budget>;
   reservations: Map<string, Reservation>;
+  /** What this owner learned of its calls' real usage, for adaptive reservations; persisted on its own. */
+  estimates: Estimates;
   changed: Set<string>;
 }
 
 export const WHOLE = "*";
-export const modelScope = (model: string): string => `model:${model}`;
+const MODEL_SCOPE = "model:";
+export const modelScope = (model: string): string => `${MODEL_SCOPE}${model}`;
+export const modelOfScope = (scope: string): string => scope.slice(MODEL_SCOPE.length);
 
 export function emptyState(): LimiterState {
   return {
@@ -41,6 +52,7 @@ export function emptyState(): LimiterState {
     windows: new Map(),
     budgets: new Map(),
     reservations: new Map(),
+    estimates: emptyEstimates(),
     changed: new Set(),
   };
 }
@@ -79,13 +91,19 @@ export function takeChanges(state: LimiterState): Array<[name: string, value: un
   const out: Array<[string, unknown]> = [];
   for (const name of state.changed) out.push([name, entryValue(state, name)]);
   state.changed.clear();
+  out.push(...takeEstimateChanges(state.estimates));
   return out;
 }
 
 /** Rebuilds a state from stored entries (any order). Unknown entries are ignored so the format can grow. */
 export function hydrate(entries: Iterable<readonly [string, unknown]>): LimiterState {
   const state = emptyState();
+  const estimates: Array<readonly [string, unknown]> = [];
   for (const [name, value] of entries) {
+    if (isEstimateEntry(name)) {
+      estimates.push([name, value]);
+      continue;
+    }
     if (name === META) {
       const meta = value as StoredMeta;
       state.clock = meta.clock;
@@ -94,7 +112,11 @@ export function hydrate(entries: Iterable<readonly [string, unknown]>): LimiterS
     }
     const kind = name.slice(0, 2);
     const rest = name.slice(2);
-    if (kind === "r:") state.reservations.set(rest, value as Reservation);
+    if (kind === "r:") {
+      // Reservations stored before the field was named requestId keep their id.
+      const stored = value as Reservation & { id?: string };
+      state.reservations.set(rest, stored.requestId === undefined ? { ...stored, requestId: stored.id ?? rest } : stored);
+    }
     else if (kind === "b:") state.budgets.set(rest, value as Budget);
     else if (kind === "w:") {
       const cut = rest.lastIndexOf(":");
@@ -106,5 +128,6 @@ export function hydrate(entries: Iterable<readonly [string, unknown]>): LimiterS
     }
   }
   for (const window of state.windows.values()) window.buckets.sort((a, b) => a.time - b.time);
+  state.estimates = hydrateEstimates(estimates);
   return state;
 }

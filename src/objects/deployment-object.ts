@@ -1,16 +1,13 @@
 import { loadConfig, type Config } from "../config/config";
 import { findDeployment } from "../config/deployments";
-import { UNLIMITED_BUDGET, type Limits, type Snapshot } from "../limiter";
-import { LimitedObject, type AdmitInput, type Reservation } from "./limited-object";
+import type { Limits } from "../limiter";
+import { LimitedObject } from "./limited-object";
+import { deploymentLimits } from "./limits";
+import type { AdmitAnswer, AdmitInput, DeploymentService } from "./protocol";
 
 export interface DeploymentRecord {
   readonly id: string;
 }
-
-export type DeploymentAdmitResult =
-  | Reservation
-  | { readonly ok: false; readonly coolingDownMs: number; readonly snapshot: Snapshot }
-  | { readonly ok: false; readonly unknown: true };
 
 const COOLDOWN = "cooldown_until";
 
@@ -18,7 +15,7 @@ const COOLDOWN = "cooldown_until";
  * One upstream deployment's TPM/RPM, counted once for every key and every front door (the "N replicas allow N
  * times the limit" failure cannot happen: there is one counter). Limits come from the DEPLOYMENTS variable.
  */
-export class DeploymentObject extends LimitedObject<DeploymentRecord> {
+export class DeploymentObject extends LimitedObject<DeploymentRecord> implements DeploymentService {
   private cooldownUntil = 0;
 
   protected override load(): void {
@@ -26,33 +23,23 @@ export class DeploymentObject extends LimitedObject<DeploymentRecord> {
   }
 
   protected limitsOf(record: DeploymentRecord, config: Config): Limits {
-    const deployment = findDeployment(config.deployments, record.id);
-    return {
-      windowMs: config.windowMs,
-      tpm: deployment?.tpm ?? null,
-      rpm: deployment?.rpm ?? null,
-      maxParallel: null,
-      budget: UNLIMITED_BUDGET,
-      models: {},
-      defaultOutputTokens: config.defaultOutputTokens,
-      reservationTtlMs: config.reservationTtlMs,
-    };
+    return deploymentLimits(findDeployment(config.deployments, record.id), config);
   }
 
-  admit(deploymentId: string, input: AdmitInput): DeploymentAdmitResult {
+  /** The record is made on first use from DEPLOYMENTS: `id` is the name the front door addressed. */
+  admit(input: AdmitInput, id: string): AdmitAnswer {
     if (!this.record) {
-      if (!findDeployment(loadConfig(this.env).deployments, deploymentId)) return { ok: false, unknown: true };
-      this.saveRecord({ id: deploymentId });
+      if (!findDeployment(loadConfig(this.env).deployments, id)) return { kind: "unknown" };
+      this.saveRecord({ id });
     }
     const record = this.record!;
     const now = this.tick(record);
     if (now < this.cooldownUntil) {
-      return { ok: false, coolingDownMs: this.cooldownUntil - now, snapshot: this.view()!.snapshot };
+      return { kind: "cooling_down", waitMs: this.cooldownUntil - now, snapshot: this.view()!.snapshot };
     }
     return this.reserve(record, input, now);
   }
 
-  /** The upstream answered 429 or 5xx: skip this deployment for a while. */
   coolDown(ms: number): void {
     const until = this.now() + ms;
     if (until <= this.cooldownUntil) return;

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Bindings } from "../config/bindings";
+import type { Bindings } from "../bindings";
 
 /** One row per key: only what /key/list filters and pages on. Limits and spend stay in each key's object. */
 export interface KeyIndexEntry {

@@ -1,28 +1,11 @@
 import type { Config } from "../config/config";
-import { WHOLE, type Limits, type Rejection, type Snapshot } from "../limiter";
+import { modelScope, WHOLE, type Limits, type TokenSplit, type Usage } from "../limiter";
 import { keySettingsSchema, type KeyRecord, type KeySettings } from "../schemas/key";
-import { keyLimits } from "./key-limits";
-import { LimitedObject, type AdmitInput, type CallUsage, type Reserved, type View } from "./limited-object";
+import { keyLimits, modelAllowed } from "./limits";
+import { LimitedObject } from "./limited-object";
 import { LimiterStore } from "./limiter-store";
+import type { AdmitAnswer, AdmitInput, KeyService, KeyView, Refusal } from "./protocol";
 import type { LedgerEntry } from "./spend-ledger";
-import { keyObject } from "./stubs";
-
-export type { AdmitInput, CallUsage } from "./limited-object";
-
-/** Why a key itself (not its limits) turns a request away. */
-export interface KeyRefusal {
-  readonly status: 401 | 403;
-  readonly code: "invalid_api_key" | "key_expired" | "key_blocked" | "model_not_allowed";
-  readonly message: string;
-}
-
-/** Only what the front door needs travels back: every request pays for the serialisation. */
-export type AdmitResult =
-  | { readonly ok: true; readonly teamId: string | null; readonly reservation: Reserved; readonly snapshot: Snapshot }
-  | { readonly ok: false; readonly refusal: KeyRefusal }
-  | { readonly ok: false; readonly rejection: Rejection; readonly snapshot: Snapshot };
-
-export type KeyView = View<KeyRecord>;
 
 const MOVED_TO = "moved_to";
 
@@ -30,7 +13,7 @@ const MOVED_TO = "moved_to";
  * One virtual key: its settings and the authoritative limiter state. The single writer for that key, so
  * admission is check-and-reserve in one step with no race, and /key/info reads exactly what admission reads.
  */
-export class KeyObject extends LimitedObject<KeyRecord> {
+export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
   private movedTo: string | null = null;
 
   protected override load(): void {
@@ -59,7 +42,7 @@ export class KeyObject extends LimitedObject<KeyRecord> {
     };
     if (next.budget_duration !== this.record.budget_duration) this.restartBudgetPeriod(WHOLE);
     for (const [model, budget] of Object.entries(next.model_max_budget)) {
-      if (budget.time_period !== this.record.model_max_budget[model]?.time_period) this.restartBudgetPeriod(`model:${model}`);
+      if (budget.time_period !== this.record.model_max_budget[model]?.time_period) this.restartBudgetPeriod(modelScope(model));
     }
     this.saveRecord(next);
     return this.view();
@@ -78,7 +61,7 @@ export class KeyObject extends LimitedObject<KeyRecord> {
       if (!this.record) return null;
       const record: KeyRecord = { ...this.record, token, key_name: keyName, updated_at: new Date(this.now()).toISOString() };
       const entries: Array<[string, unknown]> = [...this.ctx.storage.kv.list({ prefix: "limiter/" })];
-      const created = await keyObject(this.env, token).adopt(record, entries, this.ledger.export());
+      const created = await this.keyAt(token).adopt(record, entries, this.ledger.export());
       if (!created) throw new Error("regenerated key's object already exists");
       this.forget();
       this.movedTo = token;
@@ -99,7 +82,7 @@ export class KeyObject extends LimitedObject<KeyRecord> {
   }
 
   /** Whether this key may make a call at all right now (exists, not expired, not blocked), with its record. */
-  authenticate(): { ok: true; record: KeyRecord } | { ok: false; refusal: KeyRefusal } {
+  authenticate(): { ok: true; record: KeyRecord } | { ok: false; refusal: Refusal } {
     const record = this.record;
     if (!record) return { ok: false, refusal: INVALID };
     const refusal = keyRefusal(record, this.now());
@@ -107,50 +90,49 @@ export class KeyObject extends LimitedObject<KeyRecord> {
   }
 
   /** Authenticates the key and reserves capacity for one request, in one round trip. */
-  admit(input: AdmitInput): AdmitResult {
+  admit(input: AdmitInput): AdmitAnswer {
     const record = this.record;
-    if (!record) return { ok: false, refusal: INVALID };
+    if (!record) return { kind: "refused", refusal: INVALID };
     const now = this.tick(record);
     const refusal = keyRefusal(record, now);
-    if (refusal) return { ok: false, refusal };
+    if (refusal) return { kind: "refused", refusal };
     if (!modelAllowed(record.models, input.model)) {
       return {
-        ok: false,
-        refusal: { status: 403, code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
+        kind: "refused",
+        refusal: { code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
       };
     }
-    const reserved = this.reserve(record, input, now);
-    return reserved.ok ? { ...reserved, teamId: record.team_id } : reserved;
+    return this.reserve(record, input, now, record.team_id);
   }
 
   /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */
-  override async finish(requestId: string, used: CallUsage | null): Promise<boolean> {
-    if (this.movedTo && !this.store.state.reservations.has(requestId)) return keyObject(this.env, this.movedTo).finish(requestId, used);
-    return super.finish(requestId, used);
+  override async finish(requestId: string, used: Usage | null, split?: TokenSplit): Promise<boolean> {
+    if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).finish(requestId, used, split);
+    return super.finish(requestId, used, split);
+  }
+
+  override async extend(requestId: string, tokens: number): Promise<boolean> {
+    if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).extend(requestId, tokens);
+    return super.extend(requestId, tokens);
   }
 
   override async withdraw(requestId: string): Promise<boolean> {
-    if (this.movedTo && !this.store.state.reservations.has(requestId)) return keyObject(this.env, this.movedTo).withdraw(requestId);
+    if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).withdraw(requestId);
     return super.withdraw(requestId);
   }
-}
 
-const INVALID: KeyRefusal = { status: 401, code: "invalid_api_key", message: "Invalid API key." };
-
-function keyRefusal(record: KeyRecord, now: number): KeyRefusal | null {
-  if (record.expires !== null && Date.parse(record.expires) <= now) {
-    return { status: 401, code: "key_expired", message: `API key expired at ${record.expires}.` };
+  /** Another key's object, reached directly: objects sit below the front door's guarded stubs. */
+  private keyAt(token: string): Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw"> {
+    return this.env.KEYS.get(this.env.KEYS.idFromName(token)) as unknown as Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw">;
   }
-  if (record.blocked) return { status: 403, code: "key_blocked", message: "API key is blocked." };
-  return null;
 }
 
-/** Empty allow-list means every model; entries ending in "*" match a prefix ("openai/*"). */
-export function modelAllowed(models: readonly string[], model: string): boolean {
-  if (models.length === 0) return true;
-  return models.some((allowed) =>
-    allowed === model || allowed === "all-proxy-models" || (allowed.endsWith("*") && model.startsWith(allowed.slice(0, -1))),
-  );
+const INVALID: Refusal = { code: "invalid_api_key", message: "Invalid API key." };
+
+function keyRefusal(record: KeyRecord, now: number): Refusal | null {
+  if (record.expires !== null && Date.parse(record.expires) <= now) return { code: "key_expired", message: `API key expired at ${record.expires}.` };
+  if (record.blocked) return { code: "key_blocked", message: "API key is blocked." };
+  return null;
 }
 
 function pickSettings(record: KeyRecord): KeySettings {

@@ -1,50 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Bindings } from "../config/bindings";
+import type { Bindings } from "../bindings";
 import { loadConfig, type Config } from "../config/config";
 import {
   admit,
   advance,
   budgetEntry,
   cancel,
+  extend,
+  report,
   release,
   settle,
   snapshot,
   WHOLE,
   type Limits,
-  type Price,
-  type Rejection,
-  type Snapshot,
+  type TokenSplit,
+  type Usage,
 } from "../limiter";
+import type { AdmitAnswer, AdmitInput, Owner, View } from "./protocol";
 import { LimiterStore } from "./limiter-store";
 import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 
-/** What a front door asks a limiter owner to reserve for one call. */
-export interface AdmitInput {
-  readonly requestId: string;
-  readonly model: string;
-  readonly promptTokens: number;
-  readonly maxOutputTokens: number | null;
-  readonly price: Price | null;
-}
-
-export interface CallUsage {
-  readonly tokens: number;
-  readonly cost: number;
-}
-
-export interface Reserved {
-  readonly tokens: number;
-  readonly cost: number;
-}
-
-export type Reservation =
-  | { readonly ok: true; readonly reservation: Reserved; readonly snapshot: Snapshot }
-  | { readonly ok: false; readonly rejection: Rejection; readonly snapshot: Snapshot };
-
-export interface View<R> {
-  readonly record: R;
-  readonly snapshot: Snapshot;
-}
+export type { AdmitInput, View } from "./protocol";
 
 const RECORD = "record";
 
@@ -54,13 +30,11 @@ const RECORD = "record";
  * only what is specific to them (authentication, allow-lists, cool-downs); reserve/settle/expire logic lives
  * here once and in the pure core.
  */
-export abstract class LimitedObject<R> extends DurableObject<Bindings> {
+export abstract class LimitedObject<R> extends DurableObject<Bindings> implements Owner {
   protected store!: LimiterStore;
   protected readonly ledger: SpendLedger;
   protected record: R | null = null;
   private limitsCache: { record: R; limits: Limits } | null = null;
-  /** Tests shift this object's clock to cross windows and budget periods without waiting. */
-  clockOffsetMs = 0;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -78,9 +52,13 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> {
   /** Hook for subclasses that keep more than the record. */
   protected load(): void {}
 
+  /** The only clock the object reads; the test entry shifts it to cross windows and budget periods. */
   protected now(): number {
-    return Date.now() + this.clockOffsetMs;
+    return Date.now();
   }
+
+  /** Authenticates (keys), applies the owner's rules and reserves, in one round trip. */
+  abstract admit(input: AdmitInput, name: string): AdmitAnswer;
 
   protected limits(record: R): Limits {
     if (this.limitsCache?.record !== record) this.limitsCache = { record, limits: this.limitsOf(record, loadConfig(this.env)) };
@@ -108,13 +86,14 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> {
   }
 
   /** Reserves for one call against this owner's limits; the caller has already checked it may call at all. */
-  protected reserve(record: R, input: AdmitInput, now: number): Reservation {
+  protected reserve(record: R, input: AdmitInput, now: number, teamId: string | null = null): AdmitAnswer {
     const limits = this.limits(record);
-    const admission = admit(this.store.state, limits, { ...input, id: input.requestId }, now);
+    const admission = admit(this.store.state, limits, input, now);
     const view = snapshot(this.store.state, limits, now);
     this.store.persist();
-    if (!admission.ok) return { ok: false, rejection: admission.rejection, snapshot: view };
-    return { ok: true, reservation: { tokens: admission.reservation.tokens, cost: admission.reservation.cost }, snapshot: view };
+    if (!admission.ok) return { kind: "rejected", rejection: admission.rejection, snapshot: view };
+    const { tokens, cost, promptTokens } = admission.reservation;
+    return { kind: "admitted", reserved: { tokens, cost, promptTokens: promptTokens ?? tokens }, snapshot: view, teamId };
   }
 
   /** A new budget period schedule starts now, as a freshly created budget's would. */
@@ -144,23 +123,28 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> {
   view(): View<R> | null {
     if (!this.record) return null;
     const now = this.tick(this.record);
-    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), now) };
+    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), now), learned: report(this.store.state.estimates) };
     this.store.persist();
     return view;
   }
 
-  /** Ends a reservation: real usage, or nothing consumed (`null`). false when it had already ended. */
-  async finish(requestId: string, used: CallUsage | null): Promise<boolean> {
+  async finish(requestId: string, used: Usage | null, split?: TokenSplit): Promise<boolean> {
     if (!this.record) return false;
     const limits = this.limits(this.record);
     const now = this.tick(this.record);
-    const done = used ? settle(this.store.state, limits, requestId, used, now) : release(this.store.state, limits, requestId, now);
+    const done = used ? settle(this.store.state, limits, requestId, used, now, split) : release(this.store.state, limits, requestId, now);
     if (done) this.ledger.record([done]);
     this.store.persist();
     return done !== null;
   }
 
-  /** Undoes an admission another limiter refused: as if the request had never been made. */
+  async extend(requestId: string, tokens: number): Promise<boolean> {
+    if (!this.record) return false;
+    const grown = extend(this.store.state, this.limits(this.record), requestId, tokens, this.tick(this.record));
+    this.store.persist();
+    return grown;
+  }
+
   async withdraw(requestId: string): Promise<boolean> {
     if (!this.record) return false;
     const done = cancel(this.store.state, this.limits(this.record), requestId, this.tick(this.record));
@@ -174,19 +158,6 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> {
     this.tick(this.record);
     this.store.persist();
     return this.ledger.list(limit);
-  }
-
-  /** Size of what this object keeps, for the bounded-state benchmark. */
-  stats(): { databaseBytes: number; limiterEntries: number; ledgerRows: number; buckets: number; reservations: number } {
-    let buckets = 0;
-    for (const window of this.store.state.windows.values()) buckets += window.buckets.length;
-    return {
-      databaseBytes: this.ctx.storage.sql.databaseSize,
-      limiterEntries: [...this.ctx.storage.kv.list({ prefix: "limiter/" })].length,
-      ledgerRows: this.ledger.size,
-      buckets,
-      reservations: this.store.state.reservations.size,
-    };
   }
 
   override async alarm(): Promise<void> {

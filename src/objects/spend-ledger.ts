@@ -37,7 +37,7 @@ export class SpendLedger {
   record(settlements: readonly Settlement[]): void {
     for (const { reservation, outcome, tokens, cost, at } of settlements) {
       if (outcome === "cancelled") continue; // never admitted: nothing happened to account for
-      this.insert(reservation.id, at, reservation.model, tokens, cost, outcome);
+      this.insert(reservation.requestId, at, reservation.model, tokens, cost, outcome);
     }
     this.prune();
   }

@@ -1,25 +1,12 @@
 import type { Config } from "../config/config";
-import { WHOLE, type Limits, type Rejection, type Snapshot } from "../limiter";
+import { WHOLE, type Limits } from "../limiter";
 import { teamSettingsSchema, type TeamRecord, type TeamSettings } from "../schemas/team";
-import { modelAllowed } from "./key-object";
-import { LimitedObject, type AdmitInput, type Reserved, type View } from "./limited-object";
-import { teamLimits } from "./team-limits";
-
-export interface TeamRefusal {
-  readonly status: 403;
-  readonly code: "team_blocked" | "team_model_not_allowed" | "team_not_found";
-  readonly message: string;
-}
-
-export type TeamAdmitResult =
-  | { readonly ok: true; readonly reservation: Reserved; readonly snapshot: Snapshot }
-  | { readonly ok: false; readonly refusal: TeamRefusal }
-  | { readonly ok: false; readonly rejection: Rejection; readonly snapshot: Snapshot };
-
-export type TeamView = View<TeamRecord>;
+import { LimitedObject } from "./limited-object";
+import { modelAllowed, teamLimits } from "./limits";
+import type { AdmitAnswer, AdmitInput, TeamService, TeamView } from "./protocol";
 
 /** One team: limits shared by all its keys, enforced once in this object whichever front door asks. */
-export class TeamObject extends LimitedObject<TeamRecord> {
+export class TeamObject extends LimitedObject<TeamRecord> implements TeamService {
   protected limitsOf(record: TeamRecord, config: Config): Limits {
     return teamLimits(record, config);
   }
@@ -49,15 +36,15 @@ export class TeamObject extends LimitedObject<TeamRecord> {
   }
 
   /** Reserves for a call of one of the team's keys (the key object has already authenticated it). */
-  admit(input: AdmitInput): TeamAdmitResult {
+  admit(input: AdmitInput): AdmitAnswer {
     const record = this.record;
-    if (!record) return { ok: false, refusal: { status: 403, code: "team_not_found", message: "The key's team no longer exists." } };
+    if (!record) return { kind: "refused", refusal: { code: "team_not_found", message: "The key's team no longer exists." } };
     const now = this.tick(record);
-    if (record.blocked) return { ok: false, refusal: { status: 403, code: "team_blocked", message: `Team '${record.team_id}' is blocked.` } };
+    if (record.blocked) return { kind: "refused", refusal: { code: "team_blocked", message: `Team '${record.team_id}' is blocked.` } };
     if (!modelAllowed(record.models, input.model)) {
       return {
-        ok: false,
-        refusal: { status: 403, code: "team_model_not_allowed", message: `Team '${record.team_id}' may not use model '${input.model}'.` },
+        kind: "refused",
+        refusal: { code: "team_model_not_allowed", message: `Team '${record.team_id}' may not use model '${input.model}'.` },
       };
     }
     return this.reserve(record, input, now);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_USD, parsePeriod } from "../limiter";
+import { MAX_USD, parsePeriod, RESERVATION_POLICIES } from "../limiter";
 
 /** Names LiteLLM dashboards show: short, printable. */
 export const label = z.string().trim().min(1).max(256);
@@ -18,6 +18,8 @@ export const periodText = z
 
 export const metadata = z.record(z.string().max(256), z.json());
 
+export const reservationPolicy = z.enum(RESERVATION_POLICIES);
+
 /** The limits keys and teams share, with LiteLLM's names: one definition so both validate them alike. */
 export const ownerLimitFields = {
   models: z.array(modelName).max(1000),
@@ -28,6 +30,8 @@ export const ownerLimitFields = {
   tpm_limit: tokenLimit.nullable(),
   rpm_limit: requestLimit.nullable(),
   max_parallel_requests: parallelLimit.nullable(),
+  /** How token windows are reserved: "adaptive" (the default) or "strict"; see Limits in src/limiter/limits.ts. */
+  reservation_policy: reservationPolicy,
   blocked: z.boolean(),
 };
 
@@ -41,5 +45,6 @@ export const OWNER_LIMIT_DEFAULTS = {
   tpm_limit: null,
   rpm_limit: null,
   max_parallel_requests: null,
+  reservation_policy: "adaptive",
   blocked: false,
 } satisfies { [K in keyof typeof ownerLimitFields]: z.infer<(typeof ownerLimitFields)[K]> };

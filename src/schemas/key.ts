@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { label, modelName, OWNER_LIMIT_DEFAULTS, ownerLimitFields, periodText, requestLimit, tokenLimit, usd } from "./common";
+import { label, modelName, OWNER_LIMIT_DEFAULTS, ownerLimitFields, periodText, requestLimit, reservationPolicy, tokenLimit, usd } from "./common";
 
 export const modelBudgetSchema = z.strictObject({
   budget_limit: usd,
@@ -95,6 +95,25 @@ export const keyUsageSchema = windowUsageSchema.extend({
   max_parallel_requests: z.number().nullable(),
   reserved_tokens: z.number(),
   reserved_spend: z.number(),
+  reservation_policy: reservationPolicy,
+  /** What the owner learned of its calls (adaptive reservations size from it), per model, most recent first. */
+  learned: z.object({
+    models: z.array(
+      z.object({
+        model: z.string(),
+        output_samples: z.number(),
+        output_p50: z.number().nullable(),
+        output_p95: z.number().nullable(),
+        /** Output tokens an adaptive reservation holds for this model now (p95 with margin), null before enough samples. */
+        output_estimate: z.number().nullable(),
+        prompt_samples: z.number(),
+        /** Real prompt tokens per token of the byte bound (models without a known tokenizer), p99. */
+        prompt_ratio_p99: z.number().nullable(),
+        prompt_bound_broken_at: z.iso.datetime().nullable(),
+      }),
+    ),
+    call_duration_ms: z.object({ samples: z.number(), p50: z.number().nullable(), p95: z.number().nullable() }),
+  }),
   models: z.record(
     z.string(),
     z.object({

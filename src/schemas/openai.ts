@@ -18,7 +18,30 @@ export const chatCompletionRequestSchema = z.looseObject({
   tools: z.array(z.unknown()).optional(),
   functions: z.array(z.unknown()).optional(),
 });
-export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+
+export const completionRequestSchema = z.looseObject({
+  model: modelName,
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
+  max_tokens: outputCap,
+  n: z.number().int().min(1).max(128).nullable().optional(),
+  best_of: z.number().int().min(1).max(128).nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullable().optional() }).nullable().optional(),
+});
+
+export const embeddingRequestSchema = z.looseObject({
+  model: modelName,
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int()).min(1), z.array(z.array(z.number().int())).min(1)]),
+});
+
+export const responseRequestSchema = z.looseObject({
+  model: modelName,
+  input: z.union([z.string(), z.array(z.unknown())]),
+  instructions: z.string().nullable().optional(),
+  tools: z.array(z.unknown()).optional(),
+  max_output_tokens: outputCap,
+  stream: z.boolean().nullable().optional(),
+});
 
 /** Usage as chat/completions and embeddings report it (embeddings omit completion_tokens). */
 export const completionUsageSchema = z.looseObject({

@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { modelName } from "../schemas/common";
-import { chatCompletionRequestSchema } from "../schemas/openai";
-import { promptUpperBound } from "./estimate";
+import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, responseRequestSchema } from "../schemas/openai";
+import type { PromptInput } from "./prompt";
 
 /**
  * What the gateway must know about each OpenAI endpoint: how to validate the few fields it reads, how to bound
@@ -11,20 +10,20 @@ export interface Endpoint<S extends z.ZodType<{ model: string }>> {
   /** Path without the /v1 prefix; both spellings are served. */
   readonly path: string;
   readonly schema: S;
-  readonly promptTokens: (body: z.infer<S>) => number;
+  /** The parts of the request that make up its prompt, for counting or bounding its tokens. */
+  readonly prompt: (body: z.infer<S>) => PromptInput;
   /** Output cap the client set (times n), 0 for endpoints that generate nothing, null when unbounded. */
   readonly outputCap: (body: z.infer<S>) => number | null;
   /** Streaming endpoints whose usage chunk only comes when asked via stream_options. */
   readonly usageOption: boolean;
 }
 
-const cap = z.number().int().min(0).max(10_000_000).nullable().optional();
 const choices = (n: number | null | undefined) => n ?? 1;
 
 export const chatCompletions: Endpoint<typeof chatCompletionRequestSchema> = {
   path: "/chat/completions",
   schema: chatCompletionRequestSchema,
-  promptTokens: (body) => promptUpperBound(body.messages, body.tools, body.functions),
+  prompt: (body) => ({ kind: "chat", messages: body.messages, tools: body.tools, functions: body.functions }),
   outputCap: (body) => {
     const limit = body.max_completion_tokens ?? body.max_tokens;
     return limit === null || limit === undefined ? null : limit * choices(body.n);
@@ -32,51 +31,27 @@ export const chatCompletions: Endpoint<typeof chatCompletionRequestSchema> = {
   usageOption: true,
 };
 
-const completionsSchema = z.looseObject({
-  model: modelName,
-  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
-  max_tokens: cap,
-  n: z.number().int().min(1).max(128).nullable().optional(),
-  best_of: z.number().int().min(1).max(128).nullable().optional(),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().nullable().optional() }).nullable().optional(),
-});
-
-export const completions: Endpoint<typeof completionsSchema> = {
+export const completions: Endpoint<typeof completionRequestSchema> = {
   path: "/completions",
-  schema: completionsSchema,
-  promptTokens: (body) => promptUpperBound(body.prompt),
+  schema: completionRequestSchema,
+  prompt: (body) => ({ kind: "text", input: body.prompt }),
   // The legacy endpoint defaults max_tokens to 16; best_of generates server-side candidates that are billed.
   outputCap: (body) => (body.max_tokens ?? 16) * Math.max(choices(body.n), body.best_of ?? 1),
   usageOption: true,
 };
 
-const embeddingsSchema = z.looseObject({
-  model: modelName,
-  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int()).min(1), z.array(z.array(z.number().int())).min(1)]),
-});
-
-export const embeddings: Endpoint<typeof embeddingsSchema> = {
+export const embeddings: Endpoint<typeof embeddingRequestSchema> = {
   path: "/embeddings",
-  schema: embeddingsSchema,
-  promptTokens: (body) => promptUpperBound(body.input),
+  schema: embeddingRequestSchema,
+  prompt: (body) => ({ kind: "text", input: body.input }),
   outputCap: () => 0,
   usageOption: false,
 };
 
-const responsesSchema = z.looseObject({
-  model: modelName,
-  input: z.union([z.string(), z.array(z.unknown())]),
-  instructions: z.string().nullable().optional(),
-  tools: z.array(z.unknown()).optional(),
-  max_output_tokens: cap,
-  stream: z.boolean().nullable().optional(),
-});
-
-export const responses: Endpoint<typeof responsesSchema> = {
+export const responses: Endpoint<typeof responseRequestSchema> = {
   path: "/responses",
-  schema: responsesSchema,
-  promptTokens: (body) => promptUpperBound(body.input, body.instructions, body.tools),
+  schema: responseRequestSchema,
+  prompt: (body) => ({ kind: "responses", input: body.input, instructions: body.instructions, tools: body.tools }),
   outputCap: (body) => body.max_output_tokens ?? null,
   usageOption: false,
 };

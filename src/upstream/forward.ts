@@ -1,6 +1,6 @@
 import type { Config } from "../config/config";
 import { ApiError } from "../http/errors";
-import { mockUpstream } from "./mock";
+import { mockUpstream } from "../mock-upstream";
 
 /** Why no upstream answer arrived; decides both the client's status and how the reservation ends. */
 export class UpstreamFailure extends Error {
@@ -15,8 +15,8 @@ export class UpstreamFailure extends Error {
 
 /** The client's answer to a failure: 504 for a timeout, 502 otherwise. */
 export function failureError(failure: UpstreamFailure): ApiError {
-  if (failure.kind === "timeout") return new ApiError(504, "upstream_error", "upstream_timeout", failure.message);
-  return new ApiError(502, "upstream_error", failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message);
+  if (failure.kind === "timeout") return new ApiError("upstream_timeout", failure.message);
+  return new ApiError(failure.kind === "unreachable" ? "upstream_unreachable" : "client_closed", failure.message);
 }
 
 /** Headers never forwarded: the client's credentials, hop-by-hop headers, and what the platform sets itself. */

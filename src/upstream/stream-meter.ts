@@ -12,6 +12,8 @@ export interface StreamResult {
 interface MeterOptions {
   /** Remove the usage-only chunk: the gateway asked for it, the client did not. */
   readonly stripUsageChunk: boolean;
+  /** Called as generated text arrives, with the output tokens streamed so far (an upper-ish count). */
+  readonly onProgress?: (streamedTokens: number) => void;
   /** Settles the call; the returned promise is part of `done`, so waitUntil covers it. */
   readonly onEnd: (result: StreamResult) => Promise<unknown>;
 }
@@ -31,9 +33,10 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
   let dropBlank = false;
   let sawDone = false;
   let ended: Promise<unknown> | null = null;
+  const streamed = () => Math.max(contentChunks, Math.ceil(contentBytes / 4));
   const end = (complete: boolean): Promise<unknown> => {
     if (ended) return ended;
-    return (ended = options.onEnd({ usage, streamedTokens: Math.max(contentChunks, Math.ceil(contentBytes / 4)), complete: complete && (sawDone || usage !== null) }));
+    return (ended = options.onEnd({ usage, streamedTokens: streamed(), complete: complete && (sawDone || usage !== null) }));
   };
 
   const lineOut = (line: string): string | null => {
@@ -60,6 +63,7 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
     if (text) {
       contentChunks++;
       contentBytes += encoder.encode(text).length;
+      options.onProgress?.(streamed());
     }
     const record = event as { choices?: unknown[]; usage?: unknown };
     if (options.stripUsageChunk && reported && "usage" in record) {

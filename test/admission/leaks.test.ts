@@ -4,20 +4,21 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { loadConfig } from "../../src/config/config";
 import { costOf, nanosToUsd, reservationEntry } from "../../src/limiter";
-import { keyObject } from "../../src/objects/stubs";
-import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
-import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "./default-request";
+import { keyObject } from "../../src/stubs";
+import { chat, createKey, json, keyInfo, settled, shiftClock, withExactLength } from "../helpers/gateway";
+import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "../helpers/default-request";
 
 /** Every limit live, so every counter a leak could corrupt is in play. */
 const LIMITS = { tpm_limit: 10_000, rpm_limit: 100, max_parallel_requests: 10, max_budget: 10 };
 
-/** A chat request whose Request carries the client's abort signal, as a vanishing client's would. */
+/** A chat request whose Request carries the client's abort signal, as a vanishing client's would; as long as its cap, like chat(). */
 async function abortableChat(key: string, body: Record<string, unknown>, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  const payload = { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: MAX_TOKENS, ...body };
   const request = new Request("http://gateway.test/v1/chat/completions", {
     method: "POST",
     signal,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: MESSAGES, max_tokens: MAX_TOKENS, ...body }),
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...withExactLength(payload, headers) },
+    body: JSON.stringify(payload),
   });
   return app.fetch(request, env, createExecutionContext());
 }
@@ -166,9 +167,9 @@ describe("a front door that never settles", () => {
 
   async function admitDirectly(token: string) {
     const requestId = crypto.randomUUID();
-    const admitted = await keyObject(env, token).admit({ requestId, model: "gpt-4o-mini", promptTokens: 100, maxOutputTokens: 50, price: PRICE });
-    if (!admitted.ok) throw new Error("not admitted");
-    return { requestId, reserved: admitted.reservation };
+    const admitted = await keyObject(env, token).admit({ requestId, model: "gpt-4o-mini", promptTokens: 100, promptExact: false, promptLowerBound: 0, maxOutputTokens: 50, price: PRICE }, token);
+    if (admitted.kind !== "admitted") throw new Error("not admitted");
+    return { requestId, reserved: admitted.reserved };
   }
 
   it("is charged at its estimate by the alarm once the reservation TTL passes", async () => {

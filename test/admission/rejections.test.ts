@@ -3,11 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config";
 import { bucketWidth } from "../../src/limiter/window";
-import type { KeyObject } from "../../src/objects/key-object";
+import { keyStub } from "../helpers/objects";
 import { formatDuration } from "../../src/http/duration-format";
 import { costOf, nanosToUsd } from "../../src/limiter";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
-import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "./default-request";
+import { ESTIMATE, ESTIMATE_COST, MAX_TOKENS, MESSAGES, PRICE, PROMPT_ESTIMATE } from "../helpers/default-request";
 
 /** A budget (nano-dollars) that admits one request and, once its real cost is spent, refuses the next. */
 const ONE_CALL_BUDGET = ESTIMATE_COST + 1;
@@ -187,7 +187,7 @@ describe("retry-after-ms is exact", () => {
 /** Moves the key's clock forward to 1 ms past a window-bucket boundary, so the next request is stamped ~1 bucket late. */
 async function alignJustPastBucketBoundary(token: string): Promise<void> {
   const width = bucketWidth(loadConfig(env).windowMs);
-  await runInDurableObject(env.KEYS.get(env.KEYS.idFromName(token)), (instance: KeyObject) => {
+  await runInDurableObject(keyStub(token), (instance) => {
     const now = Date.now() + instance.clockOffsetMs;
     instance.clockOffsetMs += (width + 1 - (now % width)) % width;
   });
@@ -211,9 +211,9 @@ describe("a window limit always frees within one window, so clients are told to 
 });
 
 describe("refusals that waiting will not fix say so", () => {
-  it("a single request larger than the whole tpm_limit: request_exceeds_limit, x-should-retry false, no retry-after", async () => {
+  it("a single request larger than the whole tpm_limit under strict: request_exceeds_limit, x-should-retry false, no retry-after", async () => {
     const limit = ESTIMATE - 1;
-    const key = await createKey({ tpm_limit: limit });
+    const key = await createKey({ tpm_limit: limit, reservation_policy: "strict" });
     const refusal = await refused(await chat(key.key));
     expectOpenAiShape(refusal);
     const { error, response } = refusal;
@@ -229,6 +229,26 @@ describe("refusals that waiting will not fix say so", () => {
     expect(info.usage).toMatchObject({ in_flight: 0, requests: 0, tokens: 0, reserved_tokens: 0 });
     // A smaller request still fits.
     await ok(await chat(key.key, { max_tokens: MAX_TOKENS - 1 }));
+  });
+
+  it("a request whose cap exceeds tpm_limit but whose prompt fits is admitted alone under adaptive, and charged its real usage", async () => {
+    const limit = ESTIMATE - 1;
+    const key = await createKey({ tpm_limit: limit });
+    await ok(await chat(key.key, {}, { "x-mock-completion-tokens": "3" }));
+    const info = await settled(key.key);
+    expect(info.usage.tokens).toBeLessThanOrEqual(limit);
+    expect(info.usage.tokens).toBeGreaterThan(3);
+    // It took the whole window while in flight; the next one waits for the window rather than being refused forever.
+    const refusal = await refused(await chat(key.key));
+    expect(refusal.error.code).toBe("tpm_limit_exceeded");
+    expect(refusal.response.headers.get("x-should-retry")).toBe("true");
+  });
+
+  it("a prompt whose lower bound exceeds tpm_limit is too large under adaptive too", async () => {
+    const key = await createKey({ tpm_limit: 5 });
+    const refusal = await refused(await chat(key.key, { messages: [{ role: "user", content: "word ".repeat(50) }] }));
+    expect(refusal.error.code).toBe("request_exceeds_limit");
+    expect(refusal.response.headers.get("x-should-retry")).toBe("false");
   });
 
   it("a used-up budget without budget_duration: budget_exceeded, x-should-retry false, no retry-after", async () => {

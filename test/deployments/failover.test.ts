@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { DeploymentObject } from "../../src/objects/deployment-object";
+import { deploymentStub } from "../helpers/objects";
 import { chat, createKey, json, settled } from "../helpers/gateway";
 import { callWith } from "../helpers/with-env";
 
@@ -13,7 +13,7 @@ type DeploymentId = (typeof FAILOVER)[number] | (typeof BORROWED)[number];
 /** Default DEPLOYMENT_COOLDOWN_MS. */
 const DEFAULT_COOLDOWN_MS = 5_000;
 
-const stub = (id: DeploymentId) => env.DEPLOYMENTS_LIMITS.get(env.DEPLOYMENTS_LIMITS.idFromName(id));
+const stub = (id: DeploymentId) => deploymentStub(id);
 
 interface Seen {
   host: string;
@@ -62,7 +62,7 @@ interface DeploymentState {
 }
 
 function deployment(id: DeploymentId): Promise<DeploymentState> {
-  return runInDurableObject(stub(id), (instance: DeploymentObject) => {
+  return runInDurableObject(stub(id), (instance) => {
     const view = instance.view();
     const inner = instance as unknown as { cooldownUntil: number; now(): number };
     return {
@@ -75,7 +75,7 @@ function deployment(id: DeploymentId): Promise<DeploymentState> {
 }
 
 async function shiftClock(id: DeploymentId, ms: number): Promise<void> {
-  await runInDurableObject(stub(id), (instance: DeploymentObject) => {
+  await runInDurableObject(stub(id), (instance) => {
     instance.clockOffsetMs += ms;
   });
 }

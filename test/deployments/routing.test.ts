@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LimiterState } from "../../src/limiter/state";
 import { waitFor } from "../../src/limiter/window";
-import type { DeploymentObject } from "../../src/objects/deployment-object";
+import { deploymentStub } from "../helpers/objects";
 import { promptUpperBound } from "../../src/upstream/estimate";
 import { chat, createKey, json, settled } from "../helpers/gateway";
 
@@ -16,7 +16,7 @@ const MESSAGES = [{ role: "user", content: "route me" }];
 /** Keeps every admitted call in flight while the next ones are routed, so no settlement changes the picture. */
 const SLOW = { "x-mock-latency-ms": "4000" };
 
-const stub = (id: PoolId) => env.DEPLOYMENTS_LIMITS.get(env.DEPLOYMENTS_LIMITS.idFromName(id));
+const stub = (id: PoolId) => deploymentStub(id);
 type Inner = { store: { state: LimiterState }; now(): number; cooldownUntil: number };
 
 interface Live {
@@ -26,7 +26,7 @@ interface Live {
 
 /** What the deployment's own object holds right now: remaining tokens in its window, and its reservations. */
 function live(id: PoolId): Promise<Live> {
-  return runInDurableObject(stub(id), (instance: DeploymentObject) => {
+  return runInDurableObject(stub(id), (instance) => {
     const view = instance.view();
     const reservations = new Set(view ? (instance as unknown as Inner).store.state.reservations.keys() : []);
     return { remaining: POOL[id] - (view?.snapshot.window.tokens ?? 0), reservations };
@@ -40,7 +40,7 @@ async function liveAll(): Promise<Record<PoolId, Live>> {
 
 /** The instant (in the deployment's own clock) at which `need` more tokens fit, and that clock's offset. */
 function freesAt(id: PoolId, need: number): Promise<{ at: number; offset: number }> {
-  return runInDurableObject(stub(id), (instance: DeploymentObject) => {
+  return runInDurableObject(stub(id), (instance) => {
     const inner = instance as unknown as Inner;
     const now = inner.now();
     const window = inner.store.state.windows.get("*") ?? { buckets: [] };
@@ -51,7 +51,7 @@ function freesAt(id: PoolId, need: number): Promise<{ at: number; offset: number
 }
 
 function shiftClock(id: PoolId, ms: number): Promise<void> {
-  return runInDurableObject(stub(id), (instance: DeploymentObject) => {
+  return runInDurableObject(stub(id), (instance) => {
     instance.clockOffsetMs += ms;
   });
 }
@@ -162,7 +162,7 @@ describe("routing between the deployments of a model group", () => {
 
   it("sends a call back to the bigger deployment once its window has freed", async () => {
     const key = await createKey();
-    const coolDown = (id: PoolId) => runInDurableObject(stub(id), (instance: DeploymentObject) => instance.coolDown(5_000));
+    const coolDown = (id: PoolId) => runInDurableObject(stub(id), (instance) => instance.coolDown(5_000));
     const send = async (maxTokens: number, expected: PoolId) => {
       const response = await chat(key.key, { model: MODEL, messages: MESSAGES, max_tokens: maxTokens });
       expect(response.status).toBe(200);

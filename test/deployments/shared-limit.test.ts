@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DeploymentObject } from "../../src/objects/deployment-object";
+import { deploymentStub } from "../helpers/objects";
 import { promptUpperBound } from "../../src/upstream/estimate";
 import { call, chat, createKey, ensureTeam, json, keyInfo, settled } from "../helpers/gateway";
 
@@ -12,12 +12,12 @@ const KEYS = 5;
 const PER_KEY = 40;
 const SLOW = { "x-mock-latency-ms": "3000" };
 
-const stub = () => env.DEPLOYMENTS_LIMITS.get(env.DEPLOYMENTS_LIMITS.idFromName("shared-1"));
-const deploymentView = () => runInDurableObject(stub(), (instance: DeploymentObject) => instance.view());
+const stub = () => deploymentStub("shared-1");
+const deploymentView = () => runInDurableObject(stub(), (instance) => instance.view());
 
 /** Both tests use the same deployment object: move its clock past the window so each starts empty. */
 afterEach(async () => {
-  await runInDurableObject(stub(), (instance: DeploymentObject) => {
+  await runInDurableObject(stub(), (instance) => {
     instance.clockOffsetMs += 61_000;
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { startWrangler } from "./wrangler.mjs";
+import { startWrangler } from "../helpers/wrangler.mjs";
 
 const MASTER = "sk-e2e-master";
 const persistTo = mkdtempSync(join(tmpdir(), "edgequota-e2e-"));

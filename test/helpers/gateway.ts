@@ -1,7 +1,8 @@
 import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { app } from "../../src/app";
-import type { KeyObject } from "../../src/objects/key-object";
+import { keyStub } from "./objects";
+import { MAX_TOKENS, MESSAGES } from "./default-request";
 
 export const MASTER = "sk-test-master";
 const BASE = "http://gateway.test";
@@ -56,12 +57,27 @@ export async function keyInfo(key: string): Promise<Record<string, any>> {
   return (await json<{ info: Record<string, any> }>(response)).info;
 }
 
+/**
+ * The embedded mock stops on its own like a real model: its answer has a natural length drawn from a hash of the
+ * prompt (median 300 tokens, long tail), cut by the request's cap. Tests count tokens exactly, so the helpers pin
+ * the length to the cap with `x-mock-completion-tokens` (the mock then writes exactly that many tokens and reports
+ * finish_reason "length", as it would for any natural answer the cap cuts). A test that sets the header itself
+ * wins; a request without a cap keeps the natural length.
+ */
+export function withExactLength(body: unknown, headers: Record<string, string> = {}): Record<string, string> {
+  if (Object.keys(headers).some((name) => name.toLowerCase() === "x-mock-completion-tokens")) return headers;
+  if (typeof body !== "object" || body === null) return headers;
+  const fields = body as Record<string, unknown>;
+  // The cap the mock honours first: chat and completions read max_completion_tokens, then max_tokens; responses max_output_tokens.
+  const cap = [fields.max_completion_tokens, fields.max_tokens, fields.max_output_tokens].find((value) => typeof value === "number");
+  if (typeof cap !== "number" || !Number.isInteger(cap) || cap < 0) return headers;
+  return { "x-mock-completion-tokens": String(cap), ...headers };
+}
+
+/** A chat completion as `key`; its answer is exactly max_tokens long (see withExactLength). */
 export function chat(key: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
-  return call("/v1/chat/completions", {
-    token: key,
-    headers,
-    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }], max_tokens: 10, ...body },
-  });
+  const request = { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: MAX_TOKENS, ...body };
+  return call("/v1/chat/completions", { token: key, headers: withExactLength(request, headers), body: request });
 }
 
 /** Settlement runs after the response is sent; wait until the key has no call in flight. */
@@ -77,8 +93,7 @@ export async function settled(key: string, timeoutMs = 5000): Promise<Record<str
 
 /** Moves a key object's clock forward so windows and budget periods pass without waiting. */
 export async function shiftClock(token: string, ms: number): Promise<void> {
-  const stub = env.KEYS.get(env.KEYS.idFromName(token));
-  await runInDurableObject(stub, (instance: KeyObject) => {
+  await runInDurableObject(keyStub(token), (instance) => {
     instance.clockOffsetMs += ms;
   });
 }

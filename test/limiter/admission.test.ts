@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { admit, emptyState, settle, snapshot, type AdmissionRequest, type LimiterState, type Limits } from "../../src/limiter";
-import { admitted, budget, copy, DAY, limits, MINUTE, modelLimits, period, price, rejected, request } from "./fixtures";
+import { admitted, budget, copy, DAY, limits, MINUTE, modelLimits, period, price, rejected, request } from "../helpers/limiter-fixtures";
 
 /** retryAfterMs is exact: one millisecond earlier the request is still refused, at that instant it is admitted. */
 function expectExactRetry(state: LimiterState, lim: Limits, req: AdmissionRequest, now: number, retryAfterMs: number): void {
@@ -115,7 +115,7 @@ describe("parallel requests", () => {
       requested: 1,
       retryAfterMs: 10,
     });
-    settle(state, lim, first.id, { tokens: 5, cost: 0 }, 20);
+    settle(state, lim, first.requestId, { tokens: 5, cost: 0 }, 20);
     admitted(state, lim, third, 20);
   });
 
@@ -123,7 +123,7 @@ describe("parallel requests", () => {
     const lim = limits({ maxParallel: 1 });
     const state = emptyState();
     const first = admitted(state, lim, request(), 0);
-    settle(state, lim, first.id, { tokens: 1, cost: 0 }, 400);
+    settle(state, lim, first.requestId, { tokens: 1, cost: 0 }, 400);
     admitted(state, lim, request(), 1_000);
     expect(rejected(state, lim, request(), 1_100).retryAfterMs).toBe(300);
   });
@@ -133,7 +133,7 @@ describe("parallel requests", () => {
     const lim = limits({ maxParallel: 1, reservationTtlMs: 200 });
     const state = emptyState();
     const first = admitted(state, slow, request(), 0);
-    settle(state, slow, first.id, { tokens: 1, cost: 0 }, 400); // latency 400 > the new 200 ms TTL
+    settle(state, slow, first.requestId, { tokens: 1, cost: 0 }, 400); // latency 400 > the new 200 ms TTL
     admitted(state, lim, request(), 1_000);
     const next = request();
     expect(rejected(state, lim, next, 1_100).retryAfterMs).toBe(100);
@@ -189,8 +189,8 @@ describe("budget", () => {
     const state = emptyState();
     const a = admitted(state, lim, costly(), 0);
     const b = admitted(state, lim, costly(), 0);
-    settle(state, lim, a.id, { tokens: 300, cost: 500 }, 10);
-    settle(state, lim, b.id, { tokens: 200, cost: 300 }, 10);
+    settle(state, lim, a.requestId, { tokens: 300, cost: 500 }, 10);
+    settle(state, lim, b.requestId, { tokens: 200, cost: 300 }, 10);
     expect(rejected(state, lim, costly(), 20)).toEqual({
       name: "budget",
       reason: "limit",
@@ -206,7 +206,7 @@ describe("budget", () => {
     const lim = limits({ budget: budget({ max: 1_000, period: period(1, "d") }) });
     const state = emptyState();
     const a = admitted(state, lim, costly(), 0);
-    settle(state, lim, a.id, { tokens: 300, cost: 800 }, 10);
+    settle(state, lim, a.requestId, { tokens: 300, cost: 800 }, 10);
     const next = costly();
     expect(rejected(state, lim, next, 20)).toMatchObject({ reason: "limit", remaining: 200, requested: 500, retryAfterMs: DAY - 20 });
     expectExactRetry(state, lim, next, 20, DAY - 20);

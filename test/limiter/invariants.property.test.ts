@@ -21,7 +21,7 @@ import {
 } from "../../src/limiter";
 import { BUCKETS_PER_WINDOW } from "../../src/limiter/window";
 import { addPeriod } from "../../src/limiter/period";
-import { copy, limits, modelLimits } from "./fixtures";
+import { copy, limits, modelLimits } from "../helpers/limiter-fixtures";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Arbitraries
@@ -306,9 +306,9 @@ function runAdmit(state: LimiterState, model: Model, req: AdmissionRequest, host
 
   if (result.ok) {
     const reservation = result.reservation;
-    expect(reservation).toMatchObject({ id: req.id, admittedAt: model.clock, expiresAt: model.clock + lim.reservationTtlMs, tokens, cost: cost ?? 0 });
+    expect(reservation).toMatchObject({ requestId: req.requestId, admittedAt: model.clock, expiresAt: model.clock + lim.reservationTtlMs, tokens, cost: cost ?? 0 });
     const record: Admitted = {
-      id: req.id,
+      id: req.requestId,
       model: req.model,
       at: reservation.admittedAt,
       expiresAt: reservation.expiresAt,
@@ -410,7 +410,7 @@ function runAdvance(state: LimiterState, model: Model, host: number): void {
   const { now, expired } = advance(state, model.limits, host);
   expect(now).toBe(model.clock);
   // Reported exactly once, charged at the estimate.
-  expect(expired.map((settlement) => [settlement.reservation.id, settlement.outcome, settlement.tokens, settlement.cost]).sort()).toEqual(
+  expect(expired.map((settlement) => [settlement.reservation.requestId, settlement.outcome, settlement.tokens, settlement.cost]).sort()).toEqual(
     expected.map((record) => [record.id, "expired", record.estimateTokens, record.estimateCost]).sort(),
   );
 }
@@ -429,7 +429,7 @@ describe("limiter invariants under random traffic", () => {
             case "admit": {
               const id = `r${next++}`;
               ids.push(id);
-              const req: AdmissionRequest = { id, model: op.model, promptTokens: op.prompt, maxOutputTokens: op.cap, price: op.price };
+              const req: AdmissionRequest = { requestId: id, model: op.model, promptTokens: op.prompt, maxOutputTokens: op.cap, price: op.price };
               runAdmit(state, model, req, host, true);
               break;
             }
@@ -456,7 +456,7 @@ describe("limiter invariants under random traffic", () => {
               const step = Math.max(1, Math.round(op.step * lim.windowMs));
               for (let index = 0; index < op.count; index++) {
                 const id = `r${next++}`;
-                runAdmit(state, model, { id, model: "m2", promptTokens: 0, maxOutputTokens: 0, price: { input: 0, output: 0 } }, host, false);
+                runAdmit(state, model, { requestId: id, model: "m2", promptTokens: 0, maxOutputTokens: 0, price: { input: 0, output: 0 } }, host, false);
                 if (model.byId.has(id)) runEnd(state, model, "release", id, 0, 0, host);
                 host += step;
               }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { addPeriod, nextBoundaryAfter, parsePeriod, type Period } from "../../src/limiter";
-import { DAY, HOUR, MINUTE, period, SECOND } from "./fixtures";
+import { DAY, HOUR, MINUTE, period, SECOND } from "../helpers/limiter-fixtures";
 
 const utc = (year: number, month: number, day: number, hour = 0, minute = 0): number =>
   Date.UTC(year, month - 1, day, hour, minute);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { advance, cancel, release, settle, snapshot, type LimiterState, type Limits, type Settlement } from "../../src/limiter";
-import { admitted, budget, contents, DAY, emptyState, limits, MINUTE, period, price, request } from "./fixtures";
+import { admitted, budget, contents, DAY, emptyState, limits, MINUTE, period, price, request } from "../helpers/limiter-fixtures";
 
 // price(1, 2), 100 prompt tokens, 400-token cap: 500 tokens and 100 + 800 = 900 nano-dollars reserved.
 const lim = limits({ tpm: 1_000, budget: budget({ max: 10_000 }), reservationTtlMs: 10_000 });
@@ -20,7 +20,7 @@ describe("settle", () => {
     expect(state.windows.get("*")?.buckets).toEqual([{ time: 1_000, tokens: 500, requests: 1 }]);
     expect(whole(state)).toMatchObject({ spend: 0, reserved: 900 });
 
-    const settlement = settle(state, lim, reservation.id, { tokens: 200, cost: 300 }, 3_000);
+    const settlement = settle(state, lim, reservation.requestId, { tokens: 200, cost: 300 }, 3_000);
     expect(settlement).toEqual({ reservation, outcome: "settled", tokens: 200, cost: 300, at: 3_000 });
     expect(state.windows.get("*")?.buckets).toEqual([{ time: 1_000, tokens: 200, requests: 1 }]);
     expect(whole(state)).toMatchObject({ spend: 300, reserved: 0 });
@@ -33,7 +33,7 @@ describe("settle", () => {
     const state = emptyState();
     const a = admitted(state, lim, estimate(), 0);
     admitted(state, lim, estimate(), 50); // stamped 100, a bucket of its own
-    settle(state, lim, a.id, { tokens: 100, cost: 150 }, 200);
+    settle(state, lim, a.requestId, { tokens: 100, cost: 150 }, 200);
     expect(whole(state)).toMatchObject({ spend: 150, reserved: 900 });
     expect(state.windows.get("*")?.buckets).toEqual([
       { time: 0, tokens: 100, requests: 1 },
@@ -46,16 +46,16 @@ describe("settle", () => {
     const state = emptyState();
     const longLived = limits({ ...lim, reservationTtlMs: 10 * MINUTE });
     const reservation = admitted(state, longLived, estimate(), 1_000);
-    expect(settle(state, longLived, reservation.id, { tokens: 450, cost: 800 }, 1_000 + MINUTE + 100)).not.toBeNull();
+    expect(settle(state, longLived, reservation.requestId, { tokens: 450, cost: 800 }, 1_000 + MINUTE + 100)).not.toBeNull();
     expect(state.windows.has("*")).toBe(false);
     expect(whole(state)).toMatchObject({ spend: 800, reserved: 0 });
   });
 
   it("smooths the observed latency", () => {
     const state = emptyState();
-    settle(state, lim, admitted(state, lim, estimate(), 0).id, { tokens: 1, cost: 1 }, 400);
+    settle(state, lim, admitted(state, lim, estimate(), 0).requestId, { tokens: 1, cost: 1 }, 400);
     expect(state.latencyMs).toBe(400);
-    settle(state, lim, admitted(state, lim, estimate(), 1_000).id, { tokens: 1, cost: 1 }, 1_100);
+    settle(state, lim, admitted(state, lim, estimate(), 1_000).requestId, { tokens: 1, cost: 1 }, 1_100);
     expect(state.latencyMs).toBe(340);
   });
 });
@@ -64,7 +64,7 @@ describe("release", () => {
   it("keeps the request counted but returns its tokens and money", () => {
     const state = emptyState();
     const reservation = admitted(state, lim, estimate(), 1_000);
-    expect(release(state, lim, reservation.id, 2_000)).toEqual({ reservation, outcome: "released", tokens: 0, cost: 0, at: 2_000 });
+    expect(release(state, lim, reservation.requestId, 2_000)).toEqual({ reservation, outcome: "released", tokens: 0, cost: 0, at: 2_000 });
     expect(state.windows.get("*")?.buckets).toEqual([{ time: 1_000, tokens: 0, requests: 1 }]);
     expect(whole(state)).toMatchObject({ spend: 0, reserved: 0 });
     expect(snapshot(state, lim, 2_000)).toMatchObject({ inFlight: 0, window: { tokens: 0, requests: 1 } });
@@ -75,7 +75,7 @@ describe("cancel", () => {
   it("undoes the admission entirely", () => {
     const state = emptyState();
     const reservation = admitted(state, lim, estimate(), 1_000);
-    expect(cancel(state, lim, reservation.id, 2_000)).toEqual({ reservation, outcome: "cancelled", tokens: 0, cost: 0, at: 2_000 });
+    expect(cancel(state, lim, reservation.requestId, 2_000)).toEqual({ reservation, outcome: "cancelled", tokens: 0, cost: 0, at: 2_000 });
     expect(state.windows.get("*")?.buckets).toEqual([{ time: 1_000, tokens: 0, requests: 0 }]);
     expect(whole(state)).toMatchObject({ spend: 0, reserved: 0 });
     expect(snapshot(state, lim, 2_000)).toMatchObject({ inFlight: 0, window: { tokens: 0, requests: 0 } });
@@ -102,9 +102,9 @@ describe("every reservation ends exactly once", () => {
     it.each(ends)(`${firstName} then %s returns null the second time`, (_name, second) => {
       const state = emptyState();
       const reservation = admitted(state, lim, estimate(), 0);
-      expect(first(state, lim, reservation.id, 100)).not.toBeNull();
+      expect(first(state, lim, reservation.requestId, 100)).not.toBeNull();
       const after = contents(state);
-      expect(second(state, lim, reservation.id, 100)).toBeNull();
+      expect(second(state, lim, reservation.requestId, 100)).toBeNull();
       expect(contents(state)).toEqual(after);
     });
   }
@@ -126,9 +126,9 @@ describe("expiry", () => {
     expect(state.reservations.size).toBe(0);
 
     expect(advance(state, lim, 10_001).expired).toEqual([]);
-    expect(settle(state, lim, reservation.id, { tokens: 1, cost: 1 }, 10_002)).toBeNull();
-    expect(release(state, lim, reservation.id, 10_002)).toBeNull();
-    expect(cancel(state, lim, reservation.id, 10_002)).toBeNull();
+    expect(settle(state, lim, reservation.requestId, { tokens: 1, cost: 1 }, 10_002)).toBeNull();
+    expect(release(state, lim, reservation.requestId, 10_002)).toBeNull();
+    expect(cancel(state, lim, reservation.requestId, 10_002)).toBeNull();
     expect(whole(state)).toMatchObject({ spend: 900, reserved: 0 });
   });
 
@@ -143,7 +143,7 @@ describe("expiry", () => {
   it("a reservation settled at the deadline has already expired", () => {
     const state = emptyState();
     const reservation = admitted(state, lim, estimate(), 0);
-    expect(settle(state, lim, reservation.id, { tokens: 1, cost: 1 }, 10_000)).toBeNull();
+    expect(settle(state, lim, reservation.requestId, { tokens: 1, cost: 1 }, 10_000)).toBeNull();
     expect(whole(state)).toMatchObject({ spend: 900, reserved: 0 });
   });
 });
@@ -154,7 +154,7 @@ describe("soft budget", () => {
     const state = emptyState();
     const costing = (cost: number, at: number) => {
       const reservation = admitted(state, soft, request({ promptTokens: cost, maxOutputTokens: 0, price: price(1, 0) }), at);
-      settle(state, soft, reservation.id, { tokens: cost, cost }, at);
+      settle(state, soft, reservation.requestId, { tokens: cost, cost }, at);
     };
     costing(500, 100);
     expect(whole(state).softCrossedAt).toBeNull();

@@ -11,7 +11,7 @@ import {
   waitFor,
   type Window,
 } from "../../src/limiter/window";
-import { admitted, emptyState, limits, MINUTE, request } from "./fixtures";
+import { admitted, emptyState, limits, MINUTE, request } from "../helpers/limiter-fixtures";
 
 const W = MINUTE; // bucket width 100 ms
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startWrangler } from "../e2e/wrangler.mjs";
+import { startWrangler } from "../helpers/wrangler.mjs";
 
 export const LITELLM_VERSION = "1.106.2";
 const VENV = ".venv-litellm";

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, ensureTeam, json, MASTER, shiftClock, type NewKey } from "../helpers/gateway";
+import { unknownSecret } from "../helpers/key-routes";
 import { callWith } from "../helpers/with-env";
 
 /**
@@ -63,7 +64,6 @@ const DEEP = nested(100_000);
 const INVALID_UTF8 = new Uint8Array([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0xff, 0xfe, 0x22, 0x7d]); // {"m":"\xc3(\xff\xfe"}
 const hugeChat = () => JSON.stringify(withChat({ messages: [{ role: "user", content: "x".repeat(MAX_BODY_BYTES) }] }));
 const hugeManagement = () => JSON.stringify({ metadata: { blob: "x".repeat(MAX_BODY_BYTES) } });
-const neverIssued = () => `sk-never-issued-${crypto.randomUUID().replace(/-/g, "")}`;
 
 /** A body that arrives in chunks with no content-length, so only the streaming limit can stop it. */
 function streamedBody(bytes: number): ReadableStream<Uint8Array> {
@@ -156,7 +156,7 @@ const PROXY: Case[] = [
   { name: 'Authorization "Bearer"', path: "/v1/embeddings", auth: "none", headers: { authorization: "Bearer" }, json: { model: "text-embedding-3-small", input: "a" }, status: 401, code: "invalid_api_key" },
   { name: 'Authorization "Bearer a b"', path: "/v1/chat/completions", auth: "none", headers: { authorization: "Bearer a b" }, json: CHAT, status: 401, code: "invalid_api_key" },
   { name: "Authorization plus a different x-api-key", path: "/v1/chat/completions", headers: (ctx) => ({ "x-api-key": ctx.other.key }), json: CHAT, status: 400, code: "ambiguous_credentials" },
-  { name: "a never-issued key", path: "/v1/chat/completions", auth: () => ({ token: neverIssued() }), json: CHAT, status: 401, code: "invalid_api_key" },
+  { name: "a never-issued key", path: "/v1/chat/completions", auth: () => ({ token: unknownSecret() }), json: CHAT, status: 401, code: "invalid_api_key" },
   { name: "the master key (not a virtual key)", path: "/v1/chat/completions", auth: "master", json: CHAT, status: 401, code: "invalid_api_key" },
   { name: "a key's token used as its secret", path: "/v1/completions", auth: (ctx) => ({ token: ctx.ref.token }), json: { model: "gpt-4o-mini", prompt: "a" }, status: 401, code: "invalid_api_key" },
   { name: "an expired key", path: "/v1/chat/completions", auth: expiredKey, json: CHAT, status: 401, code: "key_expired" },

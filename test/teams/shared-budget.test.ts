@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { promptUpperBound } from "../../src/upstream/estimate";
 import { call, chat, createKey, ensureTeam, json, settled } from "../helpers/gateway";
+import { nanos } from "../helpers/proxy";
 
 const MESSAGES = [{ role: "user", content: "split the bill exactly" }];
 const MAX_TOKENS = 20;
@@ -13,7 +14,6 @@ const FITS = 37;
 /** Room for FITS worst cases and half of another: exactly FITS are admitted. */
 const MAX_BUDGET_NANOS = WORST_CASE_NANOS * FITS + Math.floor(WORST_CASE_NANOS / 2);
 const SLOW = { "x-mock-latency-ms": "3000" };
-const nanos = (usd: number) => Math.round(usd * 1e9);
 
 async function teamInfo(teamId: string): Promise<Record<string, any>> {
   const response = await call(`/team/info?team_id=${teamId}`);

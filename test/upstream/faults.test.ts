@@ -3,7 +3,7 @@ import { costOf, nanosToUsd } from "../../src/limiter";
 import { priceOf } from "../../src/pricing/price-of";
 import { promptUpperBound } from "../../src/upstream/estimate";
 import { createKey, json, keyInfo, settled } from "../helpers/gateway";
-import { fakeUpstream, nanos, post, spendLogs, UPSTREAM } from "../routes/proxy/support";
+import { fakeUpstream, nanos, post, spendLogs, UPSTREAM } from "../helpers/proxy";
 
 // Upstream 500s and 429s from the embedded mock, clients that vanish, and streams the upstream cuts are in
 // test/admission/leaks.test.ts. Here: faults of a configured upstream (the network itself, via a fetch spy)

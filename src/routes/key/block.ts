@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
-import { notFound } from "../../http/errors";
+import { keyNotFound } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { keyObject } from "../../objects/stubs";
+import { keyObject } from "../../stubs";
 import { keyActionRequestSchema } from "../../schemas/key";
 import { keyInfoResponse } from "./present";
 import { tokenOf } from "./resolve";
@@ -13,7 +13,7 @@ const setBlocked = (blocked: boolean) =>
   new Hono<AppEnv>().post(blocked ? "/key/block" : "/key/unblock", requireMaster, async (c) => {
     const { key } = await parseBody(c, keyActionRequestSchema, c.var.config.maxBodyBytes);
     const view = await keyObject(c.env, await tokenOf(key)).update({ blocked }, undefined);
-    if (!view) throw notFound("key_not_found", "No such key.");
+    if (!view) throw keyNotFound();
     return c.json(keyInfoResponse(view));
   });
 

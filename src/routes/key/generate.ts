@@ -5,7 +5,7 @@ import { badRequest } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
 import { addPeriod, parsePeriod } from "../../limiter";
-import { directory, keyObject } from "../../objects/stubs";
+import { directory, keyObject } from "../../stubs";
 import { generateKeyRequestSchema, KEY_DEFAULTS, keySettingsSchema, type GenerateKeyResponse, type KeyRecord } from "../../schemas/key";
 import { keyInfo } from "./present";
 import { requireTeam } from "./resolve";

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
 import { validate } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { directory, keyObject } from "../../objects/stubs";
+import { directory, keyObject } from "../../stubs";
 import { listKeysQuerySchema, type KeyInfo } from "../../schemas/key";
 import { keyInfo } from "./present";
 

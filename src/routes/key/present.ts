@@ -1,5 +1,5 @@
-import { nanosToUsd, type BudgetReport, type Snapshot, type WindowReport } from "../../limiter";
-import type { KeyView } from "../../objects/key-object";
+import { MARGIN, MIN_SAMPLES, nanosToUsd, type BudgetReport, type EstimatesReport, type Snapshot, type WindowReport } from "../../limiter";
+import type { KeyView } from "../../objects/protocol";
 import type { KeyInfo, KeyInfoResponse } from "../../schemas/key";
 
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
@@ -24,8 +24,24 @@ function modelBudget(budget: BudgetReport | null) {
   };
 }
 
+function learnedInfo(learned: EstimatesReport): KeyInfo["usage"]["learned"] {
+  return {
+    models: learned.models.map((model) => ({
+      model: model.model,
+      output_samples: model.outputSamples,
+      output_p50: model.outputP50,
+      output_p95: model.outputP95,
+      output_estimate: model.outputSamples >= MIN_SAMPLES && model.outputP95 !== null ? Math.ceil(model.outputP95 * MARGIN) : null,
+      prompt_samples: model.promptSamples,
+      prompt_ratio_p99: model.promptRatioP99,
+      prompt_bound_broken_at: iso(model.promptBoundBrokenAt),
+    })),
+    call_duration_ms: { samples: learned.duration.samples, p50: learned.duration.p50Ms, p95: learned.duration.p95Ms },
+  };
+}
+
 /** The live counters admission uses, in LiteLLM's units; the same shape for keys and teams. */
-export function liveInfo(snapshot: Snapshot): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
+export function liveInfo(snapshot: Snapshot, learned: EstimatesReport): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
   const models: KeyInfo["usage"]["models"] = {};
   for (const [model, report] of Object.entries(snapshot.models)) {
     models[model] = { window: report.window ? windowUsage(report.window) : null, ...modelBudget(report.budget) };
@@ -41,12 +57,14 @@ export function liveInfo(snapshot: Snapshot): Pick<KeyInfo, "spend" | "budget_re
       max_parallel_requests: snapshot.maxParallel,
       reserved_tokens: snapshot.reservedTokens,
       reserved_spend: nanosToUsd(snapshot.budget.reserved),
+      reservation_policy: snapshot.policy,
+      learned: learnedInfo(learned),
       models,
     },
   };
 }
 
 /** /key/info's `info`: the stored settings plus the live counters admission uses. */
-export const keyInfo = ({ record, snapshot }: KeyView): KeyInfo => ({ ...record, ...liveInfo(snapshot) });
+export const keyInfo = ({ record, snapshot, learned }: KeyView): KeyInfo => ({ ...record, ...liveInfo(snapshot, learned) });
 
 export const keyInfoResponse = (view: KeyView): KeyInfoResponse => ({ key: view.record.token, info: keyInfo(view) });

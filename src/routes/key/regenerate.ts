@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { maskSecret, newSecret, sha256Hex } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
-import { notFound } from "../../http/errors";
+import { keyNotFound } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { directory, keyObject } from "../../objects/stubs";
+import { directory, keyObject } from "../../stubs";
 import { keyActionRequestSchema, type GenerateKeyResponse } from "../../schemas/key";
 import { keyInfo } from "./present";
 import { tokenOf } from "./resolve";
@@ -19,7 +19,7 @@ export const regenerateKey = new Hono<AppEnv>().post("/key/regenerate", requireM
   const secret = newSecret();
   const token = await sha256Hex(secret);
   const record = await keyObject(c.env, oldToken).moveTo(token, maskSecret(secret));
-  if (!record) throw notFound("key_not_found", "No such key.");
+  if (!record) throw keyNotFound();
   const index = directory(c.env);
   await index.remove([oldToken]);
   await index.put({ token, key_alias: record.key_alias, team_id: record.team_id, user_id: record.user_id, created_at: record.created_at });

@@ -2,11 +2,11 @@ import type { Context } from "hono";
 import { secretsEqual, sha256Hex, TOKEN_PATTERN } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
-import { badRequest, forbidden, notFound } from "../../http/errors";
+import { ApiError, badRequest, keyNotFound } from "../../http/errors";
 import { refusalError } from "../../http/limit-error";
 import { isMaster } from "../../http/master-auth";
-import { keyObject, teamObject } from "../../objects/stubs";
-import type { KeyView } from "../../objects/key-object";
+import { keyObject, teamObject } from "../../stubs";
+import type { KeyView } from "../../objects/protocol";
 
 /** LiteLLM lets callers name a key by its secret or by its stored SHA-256 (`token`); both resolve to the token. */
 export async function tokenOf(ref: string): Promise<string> {
@@ -17,7 +17,7 @@ export async function tokenOf(ref: string): Promise<string> {
 
 export async function viewOrNotFound(c: Context<AppEnv>, token: string): Promise<KeyView> {
   const view = await keyObject(c.env, token).view();
-  if (!view) throw notFound("key_not_found", "No such key.");
+  if (!view) throw keyNotFound();
   return view;
 }
 
@@ -36,7 +36,7 @@ export async function readableKey(c: Context<AppEnv>, ref: string | undefined, p
   const auth = await keyObject(c.env, own).authenticate();
   if (!auth.ok) throw refusalError(auth.refusal);
   if (ref !== undefined && !(await secretsEqual(await tokenOf(ref), own))) {
-    throw forbidden("not_own_key", "A virtual key may only read about itself.");
+    throw new ApiError("not_own_key", "A virtual key may only read about itself.");
   }
   return own;
 }
@@ -44,5 +44,5 @@ export async function readableKey(c: Context<AppEnv>, ref: string | undefined, p
 /** A key may only join a team that exists: otherwise its team limits would silently not apply. */
 export async function requireTeam(c: Context<AppEnv>, teamId: string | null | undefined): Promise<void> {
   if (teamId === null || teamId === undefined) return;
-  if (!(await teamObject(c.env, teamId).exists())) throw badRequest("team_not_found", `No team '${teamId}': create it with /team/new first.`, "team_id");
+  if (!(await teamObject(c.env, teamId).exists())) throw new ApiError("team_not_found", `No team '${teamId}': create it with /team/new first.`, { param: "team_id", status: 400, type: "invalid_request_error" });
 }

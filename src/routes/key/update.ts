@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
-import { notFound } from "../../http/errors";
+import { keyNotFound } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
 import { addPeriod, parsePeriod } from "../../limiter";
-import { directory, keyObject } from "../../objects/stubs";
+import { directory, keyObject } from "../../stubs";
 import { updateKeyRequestSchema } from "../../schemas/key";
 import { keyInfoResponse } from "./present";
 import { requireTeam, tokenOf } from "./resolve";
@@ -17,7 +17,7 @@ export const updateKey = new Hono<AppEnv>().post("/key/update", requireMaster, a
   const period = duration ? parsePeriod(duration) : null;
   const expires = duration === undefined ? undefined : period ? new Date(addPeriod(Date.now(), period)).toISOString() : null;
   const view = await keyObject(c.env, token).update(fields, expires);
-  if (!view) throw notFound("key_not_found", "No such key.");
+  if (!view) throw keyNotFound();
   const { record } = view;
   await directory(c.env).put({ token, key_alias: record.key_alias, team_id: record.team_id, user_id: record.user_id, created_at: record.created_at });
   return c.json(keyInfoResponse(view));

@@ -5,8 +5,8 @@ import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
 import { ApiError } from "../../http/errors";
 import { refusalError } from "../../http/limit-error";
-import { modelAllowed } from "../../objects/key-object";
-import { keyObject } from "../../objects/stubs";
+import { modelAllowed } from "../../objects/limits";
+import { keyObject } from "../../stubs";
 import { callUpstream, failureError, UpstreamFailure } from "../../upstream/forward";
 
 const modelListSchema = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) });
@@ -29,7 +29,7 @@ const listModels = async (c: Context<AppEnv>) => {
   }
   const parsed = modelListSchema.safeParse(await upstream.json().catch(() => null));
   if (!upstream.ok || !parsed.success) {
-    throw new ApiError(502, "upstream_error", "upstream_invalid_response", `Upstream model list unavailable (status ${upstream.status}).`);
+    throw new ApiError("upstream_invalid_response", `Upstream model list unavailable (status ${upstream.status}).`);
   }
   return c.json({ ...parsed.data, object: "list", data: parsed.data.data.filter((model) => modelAllowed(auth.record.models, model.id)) });
 };

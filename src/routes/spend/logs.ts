@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
-import { notFound } from "../../http/errors";
+import { keyNotFound } from "../../http/errors";
 import { validate } from "../../http/json-body";
 import { nanosToUsd } from "../../limiter";
-import { keyObject } from "../../objects/stubs";
+import { keyObject } from "../../stubs";
 import { spendLogsQuerySchema, type SpendLog } from "../../schemas/spend";
 import { readableKey } from "../key/resolve";
 
@@ -15,7 +15,7 @@ export const spendLogs = new Hono<AppEnv>().get("/spend/logs", async (c) => {
   const query = validate(spendLogsQuerySchema, c.req.query());
   const token = await readableKey(c, query.api_key, "api_key");
   const entries = await keyObject(c.env, token).spendLog(query.limit);
-  if (!entries) throw notFound("key_not_found", "No such key.");
+  if (!entries) throw keyNotFound();
   return c.json(
     entries.map((entry): SpendLog => ({
       request_id: entry.request_id,

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
-import { badRequest, notFound } from "../../http/errors";
+import { ApiError, badRequest } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { directory, teamObject } from "../../objects/stubs";
+import { directory, teamObject } from "../../stubs";
 import { deleteTeamRequestSchema } from "../../schemas/team";
 
 /**
@@ -15,7 +15,7 @@ export const deleteTeams = new Hono<AppEnv>().post("/team/delete", requireMaster
   const ids = [...new Set(team_ids)];
   const exists = await Promise.all(ids.map((id) => teamObject(c.env, id).exists()));
   const missing = ids.filter((_, index) => !exists[index]);
-  if (missing.length > 0) throw notFound("team_not_found", `No such team: ${missing.join(", ")}.`);
+  if (missing.length > 0) throw new ApiError("team_not_found", `No such team: ${missing.join(", ")}.`);
   const index = directory(c.env);
   const keys = await Promise.all(ids.map((id) => index.teamKeys(id)));
   const busy = ids.filter((_, position) => keys[position]!.length > 0);

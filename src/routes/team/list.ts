@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/app-env";
 import { requireMaster } from "../../http/master-auth";
-import { directory, teamObject } from "../../objects/stubs";
+import { directory, teamObject } from "../../stubs";
 import { teamInfo } from "./present";
 
 /** Every team with its live usage, as LiteLLM's /team/list returns them (a plain array). */

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/app-env";
 import { badRequest } from "../../http/errors";
 import { parseBody } from "../../http/json-body";
 import { requireMaster } from "../../http/master-auth";
-import { directory, teamObject } from "../../objects/stubs";
+import { directory, teamObject } from "../../stubs";
 import { newTeamRequestSchema, TEAM_DEFAULTS, teamSettingsSchema, type TeamRecord } from "../../schemas/team";
 import { teamInfo } from "./present";
 

@@ -1,6 +1,6 @@
-import type { TeamView } from "../../objects/team-object";
+import type { TeamView } from "../../objects/protocol";
 import type { TeamInfo } from "../../schemas/team";
 import { liveInfo } from "../key/present";
 
 /** A team's settings plus its live counters, in the same shape as a key's. */
-export const teamInfo = ({ record, snapshot }: TeamView): TeamInfo => ({ ...record, ...liveInfo(snapshot) });
+export const teamInfo = ({ record, snapshot, learned }: TeamView): TeamInfo => ({ ...record, ...liveInfo(snapshot, learned) });

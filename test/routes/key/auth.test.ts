@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, createKey, MASTER, type NewKey } from "../../helpers/gateway";
-import { expectError, ok, unique, unknownSecret } from "./support";
+import { expectError, ok, unique, unknownSecret } from "../../helpers/key-routes";
 
 interface Route {
   method: "GET" | "POST";

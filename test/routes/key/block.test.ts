@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, keyInfo } from "../../helpers/gateway";
-import { expectError, ok, sha256, unknownSecret } from "./support";
+import { expectError, ok, sha256, unknownSecret } from "../../helpers/key-routes";
 
 const block = (key: string, token?: string) => call("/key/block", token === undefined ? { body: { key } } : { body: { key }, token });
 const unblock = (key: string, token?: string) => call("/key/unblock", token === undefined ? { body: { key } } : { body: { key }, token });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey } from "../../helpers/gateway";
-import { expectError, ok, unique } from "./support";
+import { expectError, ok, unique } from "../../helpers/key-routes";
 
 describe("POST /key/delete with key_aliases (LiteLLM)", () => {
   it("deletes every key carrying the alias and only those", async () => {

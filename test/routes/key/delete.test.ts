@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, keyInfo } from "../../helpers/gateway";
-import { expectError, ok, sha256, unique, unknownSecret } from "./support";
+import { expectError, ok, sha256, unique, unknownSecret } from "../../helpers/key-routes";
 
 const remove = (keys: unknown, token?: string) => call("/key/delete", token === undefined ? { body: { keys } } : { body: { keys }, token });
 const listTeam = async (team: string) => ok(await call(`/key/list?team_id=${encodeURIComponent(team)}&size=100`));

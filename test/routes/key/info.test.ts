@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, json, settled } from "../../helpers/gateway";
-import { expectError, ok, sha256, unique, unknownSecret } from "./support";
+import { expectError, ok, sha256, unique, unknownSecret } from "../../helpers/key-routes";
 
 const info = (ref: string | null, token?: string | null) =>
   call(ref === null ? "/key/info" : `/key/info?key=${encodeURIComponent(ref)}`, token === undefined ? {} : { token });

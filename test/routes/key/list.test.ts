@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, settled, type NewKey } from "../../helpers/gateway";
-import { expectError, ok, sha256, sleep, unique } from "./support";
+import { expectError, ok, sha256, sleep, unique } from "../../helpers/key-routes";
 
 const list = (query: Record<string, string | number>, token?: string) => {
   const search = new URLSearchParams(Object.entries(query).map(([name, value]): [string, string] => [name, String(value)]));

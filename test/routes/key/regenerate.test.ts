@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, json, keyInfo, settled } from "../../helpers/gateway";
-import { expectError, ok, settingsOf, sha256, sleep, unique, unknownSecret } from "./support";
+import { expectError, ok, settingsOf, sha256, sleep, unique, unknownSecret } from "../../helpers/key-routes";
 
 const regenerate = (key: string, token?: string) =>
   call("/key/regenerate", token === undefined ? { body: { key } } : { body: { key }, token });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, chat, createKey, ensureTeam, keyInfo, shiftClock } from "../../helpers/gateway";
-import { expectError, ok, sha256, unique, unknownSecret } from "./support";
+import { expectError, ok, sha256, unique, unknownSecret } from "../../helpers/key-routes";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

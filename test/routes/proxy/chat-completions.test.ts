@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countPromptTokens } from "../../../src/upstream/mock";
+import { countPromptTokens } from "../../../src/mock-upstream";
 import { call, chat, createKey, json, keyInfo, settled, shiftClock } from "../../helpers/gateway";
 
 const MESSAGES = [{ role: "user", content: "What is the capital of France?" }];
@@ -18,7 +18,12 @@ describe("POST /v1/chat/completions", () => {
 
   it("is also served without the /v1 prefix, as LiteLLM serves it", async () => {
     const key = await createKey();
-    const response = await call("/chat/completions", { token: key.key, body: { model: "gpt-4o", messages: MESSAGES } });
+    // No cap: the mock would answer at the prompt's natural length; the header pins it.
+    const response = await call("/chat/completions", {
+      token: key.key,
+      headers: { "x-mock-completion-tokens": "16" },
+      body: { model: "gpt-4o", messages: MESSAGES },
+    });
     expect(response.status).toBe(200);
     expect((await json(response)).usage.completion_tokens).toBe(16);
   });

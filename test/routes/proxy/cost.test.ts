@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { countPromptTokens } from "../../../src/upstream/mock";
+import { countPromptTokens } from "../../../src/mock-upstream";
 import { chat, createKey, json, keyInfo, settled } from "../../helpers/gateway";
-import { nanos, NANO_PRICES, post, spendLogs, ssePayloads, usdFor } from "./support";
+import { nanos, NANO_PRICES, post, spendLogs, ssePayloads, usdFor } from "../../helpers/proxy";
 
 const MINI = NANO_PRICES["gpt-4o-mini"];
 const MESSAGES = [{ role: "user", content: "How much does this cost?" }];

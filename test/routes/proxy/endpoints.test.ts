@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { countPromptTokens, MOCK_MODEL_IDS } from "../../../src/upstream/mock";
+import { countPromptTokens, MOCK_MODEL_IDS } from "../../../src/mock-upstream";
 import { call, createKey, json, settled } from "../../helpers/gateway";
 import { callWith } from "../../helpers/with-env";
-import { fakeUpstream, NANO_PRICES, post, UPSTREAM, usdFor } from "./support";
+import { fakeUpstream, NANO_PRICES, post, UPSTREAM, usdFor } from "../../helpers/proxy";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -19,7 +19,11 @@ describe.each(["/v1", ""])("charged exactly the upstream usage at %s", (prefix) 
   it(`POST ${prefix}/completions: prompt_tokens + completion_tokens at the gpt-4o-mini price`, async () => {
     const key = await createKey();
     const prompt = ["Complete this sentence about quotas", "and this one too"];
-    const response = await call(`${prefix}/completions`, { token: key.key, body: { model: "gpt-4o-mini", prompt, max_tokens: 5 } });
+    const response = await call(`${prefix}/completions`, {
+      token: key.key,
+      headers: { "x-mock-completion-tokens": "5" },
+      body: { model: "gpt-4o-mini", prompt, max_tokens: 5 },
+    });
     expect(response.status).toBe(200);
     const body = await json(response);
     expect(body.object).toBe("text_completion");
@@ -53,6 +57,7 @@ describe.each(["/v1", ""])("charged exactly the upstream usage at %s", (prefix) 
     const input = [{ role: "user", content: "Answer through the Responses API." }];
     const response = await call(`${prefix}/responses`, {
       token: key.key,
+      headers: { "x-mock-completion-tokens": "9" },
       body: { model: "gpt-4o-mini", input, instructions: "Be brief.", max_output_tokens: 9 },
     });
     expect(response.status).toBe(200);

@@ -2,9 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../../src/app";
-import { countPromptTokens } from "../../../src/upstream/mock";
+import { countPromptTokens } from "../../../src/mock-upstream";
 import { call, chat, createKey, settled } from "../../helpers/gateway";
-import { fakeUpstream, NANO_PRICES, post, ssePayloads, sseEvents, UPSTREAM, usdFor } from "./support";
+import { fakeUpstream, NANO_PRICES, post, ssePayloads, sseEvents, UPSTREAM, usdFor } from "../../helpers/proxy";
 
 // A chat stream that ends without usage, cut by the upstream, or abandoned by the client is covered in
 // test/admission/leaks.test.ts ("interrupted streams settle with what was streamed"); here: the normal path,
@@ -143,6 +143,7 @@ describe("streamed legacy completions", () => {
     const key = await createKey();
     const response = await call("/v1/completions", {
       token: key.key,
+      headers: { "x-mock-completion-tokens": "4" },
       body: { model: "gpt-4o-mini", prompt: PROMPT, stream: true, max_tokens: 4, stream_options: { include_usage: true } },
     });
     const chunks = usageChunks(ssePayloads(await response.text()));
@@ -154,7 +155,7 @@ describe("streamed legacy completions", () => {
     const key = await createKey();
     const response = await call("/v1/completions", {
       token: key.key,
-      headers: { "x-mock-omit-usage": "true" },
+      headers: { "x-mock-omit-usage": "true", "x-mock-completion-tokens": "9" },
       body: { model: "gpt-4o-mini", prompt: PROMPT, stream: true, max_tokens: 9 },
     });
     const payloads = ssePayloads(await response.text());
@@ -197,7 +198,7 @@ describe("streamed responses", () => {
     const key = await createKey();
     const response = await call("/v1/responses", {
       token: key.key,
-      headers: { "x-mock-omit-usage": "true" },
+      headers: { "x-mock-omit-usage": "true", "x-mock-completion-tokens": "8" },
       body: { model: "gpt-4o-mini", input: INPUT, stream: true, max_output_tokens: 8 },
     });
     const events = sseEvents(await response.text());
@@ -252,7 +253,7 @@ describe("settlement of a stream runs inside the request's waitUntil", () => {
     const response = await app.fetch(
       new Request("http://gateway.test/v1/chat/completions", {
         method: "POST",
-        headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json", "x-mock-completion-tokens": "3" },
         body: JSON.stringify({ model: "gpt-4o-mini", messages: MESSAGES, max_tokens: 3, stream }),
       }),
       slowFinishEnv(log),

@@ -1,0 +1,36 @@
+/**
+ * What wrangler binds: Durable Object namespaces, plain-text vars and secrets (always strings). The namespaces
+ * are untyped here so this root module imports nothing; src/stubs gives each object its typed client.
+ */
+export interface Bindings {
+  KEYS: DurableObjectNamespace;
+  TEAMS: DurableObjectNamespace;
+  DEPLOYMENTS_LIMITS: DurableObjectNamespace;
+  DIRECTORY: DurableObjectNamespace;
+  MASTER_KEY?: string;
+  UPSTREAM_BASE_URL?: string;
+  UPSTREAM_API_KEY?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  RATE_LIMIT_WINDOW_SECONDS?: string;
+  RESERVATION_TTL_MS?: string;
+  DEFAULT_OUTPUT_TOKENS?: string;
+  MODEL_PRICES?: string;
+  DEPLOYMENTS?: string;
+  MODEL_TOKENIZERS?: string;
+  DEPLOYMENT_COOLDOWN_MS?: string;
+  LIMITER_FAILURE_MODE?: string;
+  MANAGEMENT_API?: string;
+  MANAGEMENT_HOSTNAMES?: string;
+  CORS_ORIGINS?: string;
+  MAX_BODY_BYTES?: string;
+  /** Secrets named by deployments' api_key_secret. */
+  [secret: string]: unknown;
+  /** Set by `npm run dev` only: enables the documented local master key. */
+  EDGEQUOTA_LOCAL_DEV?: string;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends Bindings {}
+  }
+}

@@ -1,0 +1,157 @@
+import { fits } from "./budget";
+import { durationEstimate, outputEstimate as learnedOutput, promptEstimate } from "./estimates";
+import { advance, costOf, type Admission, type AdmissionRequest } from "./limiter";
+import type { Limits } from "./limits";
+import { budgetRejection, parallelHint, pickWorst, windowRejection, type Rejection } from "./rejections";
+import { budgetFor, budgetLimitFor, ownModelLimits } from "./scopes";
+import { budgetEntry, modelScope, reservationEntry, WHOLE, windowEntry, type LimiterState, type Reservation } from "./state";
+import { bucketTime, charge, usage, waitFor } from "./window";
+
+/** What one call reserves: tokens in every window scope, money at its worst case. */
+interface Sizing {
+  readonly tokens: number;
+  /** The part of `tokens` held for the prompt; the rest is for output. */
+  readonly prompt: number;
+  /** null when the call cannot be costed (no price). */
+  readonly cost: number | null;
+  /** The request may fit but its estimate exceeds the tightest token limit: it waits for an empty window. */
+  readonly alone: boolean;
+}
+
+/**
+ * Reserves for one call, or explains exactly why it cannot be admitted now. Tokens are sized by the owner's
+ * reservation policy; money always at the worst case (the prompt's upper bound plus the full output cap).
+ */
+export function admit(state: LimiterState, limits: Limits, request: AdmissionRequest, clock: number): Admission {
+  // Replacing a live reservation would strand its reserved tokens and money; ids must be unique per call.
+  if (state.reservations.has(request.requestId)) throw new Error(`reservation ${request.requestId} is already in flight`);
+  const { now } = advance(state, limits, clock);
+  const modelLimits = ownModelLimits(limits, request.model);
+  const tokenLimits = [limits.tpm, modelLimits?.tpm ?? null].filter((limit): limit is number => limit !== null);
+  const { tokens, prompt, cost, alone } = size(state, limits, request, tokenLimits);
+
+  const windowScopes = [WHOLE];
+  if (modelLimits && (modelLimits.tpm !== null || modelLimits.rpm !== null)) windowScopes.push(modelScope(request.model));
+  const budgetScopes = [WHOLE];
+  if (modelLimits?.budget) budgetScopes.push(modelScope(request.model));
+
+  const rejections: Rejection[] = [];
+  if (limits.maxParallel !== null && state.reservations.size + 1 > limits.maxParallel) {
+    rejections.push({
+      name: "parallel_requests",
+      reason: limits.maxParallel === 0 ? "too_large" : "limit",
+      model: null,
+      limit: limits.maxParallel,
+      remaining: Math.max(0, limits.maxParallel - state.reservations.size),
+      requested: 1,
+      retryAfterMs: limits.maxParallel === 0 ? null : parallelHint(state, now),
+    });
+  }
+  for (const scope of windowScopes) {
+    const model = scope === WHOLE ? null : request.model;
+    const rpm = model === null ? limits.rpm : (modelLimits?.rpm ?? null);
+    const tpm = model === null ? limits.tpm : (modelLimits?.tpm ?? null);
+    const window = state.windows.get(scope) ?? { buckets: [] };
+    const used = usage(window);
+    if (rpm !== null) {
+      const wait = waitFor(window, "requests", 1, rpm, now, limits.windowMs);
+      if (wait !== 0) rejections.push(windowRejection("requests", model, rpm, used.requests, 1, wait));
+    }
+    if (tpm !== null) {
+      const wait = waitFor(window, "tokens", tokens, tpm, now, limits.windowMs);
+      if (wait !== 0) rejections.push(tokenRejection(state, scope, model, tpm, used.tokens, tokens, wait, now));
+    }
+  }
+  for (const scope of budgetScopes) {
+    const limit = budgetLimitFor(limits, scope);
+    if (!limit || limit.max === null) continue;
+    const model = scope === WHOLE ? null : request.model;
+    const budget = budgetFor(state, limits, scope, now);
+    if (cost === null) {
+      rejections.push({ name: "budget", reason: "price_unknown", model, limit: limit.max, remaining: limit.max - budget.spend - budget.reserved, requested: 0, retryAfterMs: null });
+    } else if (!fits(budget, limit, cost)) {
+      rejections.push(budgetRejection(state, budget, limit, model, cost, now));
+    }
+  }
+  const worst = pickWorst(rejections);
+  if (worst) return { ok: false, rejection: alone && worst.name === "tokens" ? { ...worst, requested: tokens } : worst };
+
+  const reservation: Reservation = {
+    requestId: request.requestId,
+    model: request.model,
+    admittedAt: now,
+    bucket: bucketTime(now, limits.windowMs),
+    tokens,
+    promptTokens: Math.min(prompt, tokens),
+    cost: cost ?? 0,
+    expiresAt: now + limits.reservationTtlMs,
+    windows: windowScopes,
+    budgets: budgetScopes,
+    promptBound: request.promptTokens,
+    promptExact: request.promptExact === true,
+  };
+  for (const scope of windowScopes) {
+    let window = state.windows.get(scope);
+    if (!window) state.windows.set(scope, (window = { buckets: [] }));
+    charge(window, reservation.bucket, tokens, 1);
+    state.changed.add(windowEntry(scope, reservation.bucket));
+  }
+  for (const scope of budgetScopes) {
+    budgetFor(state, limits, scope, now).reserved += reservation.cost;
+    state.changed.add(budgetEntry(scope));
+  }
+  state.reservations.set(reservation.requestId, reservation);
+  state.changed.add(reservationEntry(reservation.requestId));
+  return { ok: true, reservation };
+}
+
+/**
+ * Tokens and money one call reserves. Strict: the prompt's upper bound plus the full output cap. Adaptive: the
+ * prompt's exact count or its calibrated bound, plus this owner's learned output length for the model (the
+ * cap until it has samples). A request whose estimate exceeds the tightest token limit while its lower bound
+ * fits is reserved at that limit, so it waits for an empty window and is then admitted alone (adaptive only:
+ * strict must be able to prove the call fits).
+ */
+function size(state: LimiterState, limits: Limits, request: AdmissionRequest, tokenLimits: number[]): Sizing {
+  const strictOutput = outputBound(limits, request, tokenLimits);
+  const cost = request.price ? costOf(request.price, request.promptTokens, strictOutput) : null;
+  if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, cost, alone: false };
+  const prompt = request.promptExact ? request.promptTokens : promptEstimate(state.estimates, request.model, request.promptTokens).tokens;
+  const output = learnedOutput(state.estimates, request.model, request.maxOutputTokens, strictOutput).tokens;
+  const tokens = prompt + output;
+  const tightest = Math.min(...tokenLimits);
+  const lowerBound = request.promptLowerBound ?? (request.promptExact ? request.promptTokens : 0);
+  if (tokens > tightest && lowerBound <= tightest) return { tokens: tightest, prompt, cost, alone: true };
+  return { tokens, prompt, cost, alone: false };
+}
+
+/**
+ * The output a call may produce: the client's cap, or without one the configured default, never so much that
+ * the prompt plus the estimate could not fit an empty window (the "1024-token floor" failure mode).
+ */
+function outputBound(limits: Limits, request: AdmissionRequest, tokenLimits: number[]): number {
+  if (request.maxOutputTokens !== null) return request.maxOutputTokens;
+  const room = Math.min(...tokenLimits.map((limit) => limit - request.promptTokens));
+  return Math.max(0, Math.min(limits.defaultOutputTokens, room));
+}
+
+/**
+ * A token limit that tripped. When calls in flight hold the room this request needs (their reservations, not
+ * usage that already happened), say so and hint when the oldest is expected to end, from call durations: that
+ * frees capacity sooner than the window drains.
+ */
+function tokenRejection(state: LimiterState, scope: string, model: string | null, limit: number, used: number, requested: number, wait: number | null, now: number): Rejection {
+  const rejection = windowRejection("tokens", model, limit, used, requested, wait);
+  if (wait === null) return rejection;
+  let calls = 0;
+  let held = 0;
+  for (const reservation of state.reservations.values()) {
+    if (!reservation.windows.includes(scope)) continue;
+    calls++;
+    held += reservation.tokens;
+  }
+  // Without a history of call durations there is nothing to hint from: the exact window wait stands.
+  const typical = durationEstimate(state.estimates, 0.5);
+  if (typical === null || calls === 0 || used - held + requested > limit) return rejection;
+  return { ...rejection, inFlight: { calls, tokens: held }, retryAfterMs: Math.min(wait, parallelHint(state, now, typical)) };
+}

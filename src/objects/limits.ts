@@ -1,0 +1,84 @@
+import type { Config } from "../config/config";
+import type { Deployment } from "../config/deployments";
+import { parsePeriod, UNLIMITED_BUDGET, usdToNanos, type BudgetLimit, type Limits, type ModelLimits } from "../limiter";
+import type { KeySettings } from "../schemas/key";
+import type { TeamSettings } from "../schemas/team";
+
+/**
+ * Every owner's settings translated into what the limiter core enforces, in one place: keys and teams use
+ * LiteLLM's field names, deployments the DEPLOYMENTS entries.
+ */
+
+const nanos = (usd: number | null) => (usd === null ? null : usdToNanos(usd));
+const period = (text: string | null) => (text === null ? null : parsePeriod(text));
+
+/** LiteLLM's max_budget / soft_budget (USD) and budget_duration as the core's budget limit. */
+export function budgetLimitOf(maxUsd: number | null, softUsd: number | null, duration: string | null): BudgetLimit {
+  return { max: nanos(maxUsd), soft: nanos(softUsd), period: period(duration) };
+}
+
+export function keyLimits(settings: KeySettings, config: Config): Limits {
+  const models: Record<string, ModelLimits> = {};
+  const names = new Set([
+    ...Object.keys(settings.model_tpm_limit),
+    ...Object.keys(settings.model_rpm_limit),
+    ...Object.keys(settings.model_max_budget),
+  ]);
+  for (const model of names) {
+    const budget = settings.model_max_budget[model];
+    models[model] = {
+      tpm: settings.model_tpm_limit[model] ?? null,
+      rpm: settings.model_rpm_limit[model] ?? null,
+      budget: budget ? budgetLimitOf(budget.budget_limit, null, budget.time_period) : null,
+    };
+  }
+  return {
+    windowMs: config.windowMs,
+    tpm: settings.tpm_limit,
+    rpm: settings.rpm_limit,
+    maxParallel: settings.max_parallel_requests,
+    budget: budgetLimitOf(settings.max_budget, settings.soft_budget, settings.budget_duration),
+    models,
+    defaultOutputTokens: settings.default_output_tokens ?? config.defaultOutputTokens,
+    reservationTtlMs: config.reservationTtlMs,
+    policy: settings.reservation_policy,
+  };
+}
+
+/** A team's settings: the same core as keys, without per-model limits. */
+export function teamLimits(settings: TeamSettings, config: Config): Limits {
+  return {
+    windowMs: config.windowMs,
+    tpm: settings.tpm_limit,
+    rpm: settings.rpm_limit,
+    maxParallel: settings.max_parallel_requests,
+    budget: budgetLimitOf(settings.max_budget, settings.soft_budget, settings.budget_duration),
+    models: {},
+    defaultOutputTokens: config.defaultOutputTokens,
+    reservationTtlMs: config.reservationTtlMs,
+    policy: settings.reservation_policy,
+  };
+}
+
+/** A deployment counts tokens and requests only; money is the keys' and teams' business. */
+export function deploymentLimits(deployment: Deployment | undefined, config: Config): Limits {
+  return {
+    windowMs: config.windowMs,
+    tpm: deployment?.tpm ?? null,
+    rpm: deployment?.rpm ?? null,
+    maxParallel: null,
+    budget: UNLIMITED_BUDGET,
+    models: {},
+    defaultOutputTokens: config.defaultOutputTokens,
+    reservationTtlMs: config.reservationTtlMs,
+    policy: deployment?.reservation_policy ?? "adaptive",
+  };
+}
+
+/** Empty allow-list means every model; entries ending in "*" match a prefix ("openai/*"). */
+export function modelAllowed(models: readonly string[], model: string): boolean {
+  if (models.length === 0) return true;
+  return models.some((allowed) =>
+    allowed === model || allowed === "all-proxy-models" || (allowed.endsWith("*") && model.startsWith(allowed.slice(0, -1))),
+  );
+}

@@ -1,0 +1,101 @@
+import type { EstimatesReport, Price, Rejection, Snapshot, TokenSplit, Usage } from "../limiter";
+import type { KeyRecord, KeySettings } from "../schemas/key";
+import type { TeamRecord, TeamSettings } from "../schemas/team";
+import type { LedgerEntry } from "./spend-ledger";
+
+/**
+ * The owner protocol: what the front door asks of every limiter owner (key, team, deployment) for one call,
+ * and the one shape every owner answers with. A call is admitted by each of its owners in turn and then
+ * finished or withdrawn at each of them.
+ */
+
+/** What a front door asks an owner to reserve for one call. */
+export interface AdmitInput {
+  readonly requestId: string;
+  readonly model: string;
+  /** Upper bound of the prompt's tokens: the tokenizer's count where the model's tokenizer is known. */
+  readonly promptTokens: number;
+  /** promptTokens is a tokenizer count, not the byte bound (which owners calibrate per model). */
+  readonly promptExact: boolean;
+  /** Tokens the prompt has at least: a request is too large only when this exceeds a limit. */
+  readonly promptLowerBound: number;
+  /** The client's output cap, or null when it set none. */
+  readonly maxOutputTokens: number | null;
+  /** null when the model has no known price. */
+  readonly price: Price | null;
+}
+
+/** What an owner reserved for a call: tokens and money, and how much of the tokens is for the prompt. */
+export interface Reserved extends Usage {
+  readonly promptTokens: number;
+}
+
+/** Why an owner turns a call away by a rule rather than a limit: waiting will not help. */
+export interface Refusal {
+  readonly code: "invalid_api_key" | "key_expired" | "key_blocked" | "model_not_allowed" | "team_blocked" | "team_model_not_allowed" | "team_not_found";
+  readonly message: string;
+}
+
+/** An owner's answer to `admit`; only what the front door needs travels back, as every call pays for it. */
+export type AdmitAnswer =
+  /** Reserved. `teamId` names the owner the call must be admitted by next (keys only; null otherwise). */
+  | { readonly kind: "admitted"; readonly reserved: Reserved; readonly snapshot: Snapshot; readonly teamId: string | null }
+  | { readonly kind: "refused"; readonly refusal: Refusal }
+  | { readonly kind: "rejected"; readonly rejection: Rejection; readonly snapshot: Snapshot }
+  /** A deployment resting after upstream errors. */
+  | { readonly kind: "cooling_down"; readonly waitMs: number; readonly snapshot: Snapshot }
+  /** A deployment id no longer configured: the front door skips it. */
+  | { readonly kind: "unknown" };
+
+export interface Owner {
+  /** `name` is the owner's own name as the front door addressed it (an object cannot read it from its id). */
+  admit(input: AdmitInput, name: string): AdmitAnswer;
+  /**
+   * Ends a reservation with real usage, or with nothing consumed (`null`). `split` (the upstream's prompt and
+   * completion tokens) is what the owner learns its estimates from. false when it had already ended.
+   */
+  finish(requestId: string, used: Usage | null, split?: TokenSplit): Promise<boolean>;
+  /** A streaming call generates past its reservation: grow it by `tokens` now. false when it already ended. */
+  extend(requestId: string, tokens: number): Promise<boolean>;
+  /** Undoes an admission another owner refused: as if the call had never been made. */
+  withdraw(requestId: string): Promise<boolean>;
+}
+
+export interface View<R> {
+  readonly record: R;
+  readonly snapshot: Snapshot;
+  /** What the owner learned of its calls: what adaptive reservations are sized from. */
+  readonly learned: EstimatesReport;
+}
+
+export type KeyView = View<KeyRecord>;
+export type TeamView = View<TeamRecord>;
+
+/** Owners that keep a record and a spend ledger (keys and teams). */
+interface RecordOwner<R> extends Owner {
+  exists(): boolean;
+  view(): View<R> | null;
+  destroy(): R | null;
+  spendLog(limit: number): LedgerEntry[] | null;
+}
+
+export interface KeyService extends RecordOwner<KeyRecord> {
+  /** false when the object already holds a key (a caller-chosen secret collided) or a forwarding address. */
+  create(record: KeyRecord): boolean;
+  update(settings: Partial<KeySettings>, expires: string | null | undefined): KeyView | null;
+  /** Moves the key to a new secret's object, leaving a forwarding address for calls still in flight. */
+  moveTo(token: string, keyName: string): Promise<KeyRecord | null>;
+  adopt(record: KeyRecord, entries: Array<[string, unknown]>, ledger: LedgerEntry[]): Promise<boolean>;
+  /** Whether this key may make a call at all right now (exists, not expired, not blocked), with its record. */
+  authenticate(): { ok: true; record: KeyRecord } | { ok: false; refusal: Refusal };
+}
+
+export interface TeamService extends RecordOwner<TeamRecord> {
+  create(record: TeamRecord): boolean;
+  update(settings: Partial<TeamSettings>): TeamView | null;
+}
+
+export interface DeploymentService extends Owner {
+  /** The upstream answered 429 or 5xx: skip this deployment for a while. */
+  coolDown(ms: number): void;
+}

@@ -1,0 +1,66 @@
+import type { Call } from "../../call/call";
+import { ApiError } from "../../http/errors";
+import { nanosToUsd } from "../../limiter";
+import { meterStream, type StreamResult } from "../../upstream/stream-meter";
+import { usageOf } from "../../upstream/usage";
+
+export interface Answer {
+  readonly call: Call;
+  readonly upstream: Response;
+  readonly headers: Headers;
+  readonly waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * A streamed answer goes out event by event as it arrives; the call settles when the stream ends, inside
+ * waitUntil, from the usage the stream reported.
+ */
+export function respondStream({ call, upstream, headers, waitUntil }: Answer, stripUsageChunk: boolean): Response {
+  const upstreamCost = upstream.headers.get("x-litellm-response-cost");
+  const { readable, done } = meterStream(upstream.body!, {
+    stripUsageChunk,
+    onProgress: (streamed) => call.progress(streamed),
+    onEnd: (result) => settleStream(call, result, upstreamCost),
+  });
+  waitUntil(done);
+  headers.set("content-type", "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache");
+  if (upstreamCost !== null) headers.set("x-litellm-response-cost", upstreamCost);
+  return new Response(readable, { status: upstream.status, headers });
+}
+
+/** The answer goes back byte for byte; it is parsed only to read its usage. */
+export async function respondJson({ call, upstream, headers, waitUntil }: Answer): Promise<Response> {
+  const upstreamCost = upstream.headers.get("x-litellm-response-cost");
+  const text = await upstream.text();
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    waitUntil(call.chargeEstimate());
+    throw new ApiError("upstream_invalid_response", "Upstream returned a body that is not valid JSON.").withHeaders(headers);
+  }
+  const usage = usageOf(payload);
+  if (!usage) {
+    waitUntil(call.chargeEstimate());
+  } else {
+    const cost = call.costOf(usage, upstreamCost);
+    waitUntil(call.settle(usage, cost));
+    // No price and no upstream cost: say so rather than report a silent zero (only possible without a budget).
+    if (upstreamCost === null && call.input.price === null) headers.set("x-edgequota-cost", "unknown");
+    else headers.set("x-litellm-response-cost", String(nanosToUsd(cost)));
+    const budget = call.keySnapshot.budget;
+    if (budget.max !== null) headers.set("x-litellm-key-spend", String(nanosToUsd(budget.spend + cost)));
+  }
+  headers.set("content-type", "application/json");
+  return new Response(text, { status: upstream.status, headers });
+}
+
+/**
+ * A stream that reported usage settles exactly. One that did not (cut, client gone, provider ignoring
+ * stream_options) is charged the prompt's upper bound plus the tokens actually streamed, never zero.
+ */
+function settleStream(call: Call, result: StreamResult, upstreamCost: string | null): Promise<unknown> {
+  const usage = result.usage ?? { prompt: call.input.promptTokens, completion: result.streamedTokens };
+  return call.settle(usage, call.costOf(usage, result.usage ? upstreamCost : null));
+}
