@@ -93,12 +93,20 @@ function messageTokens(message: unknown, context: Context): number {
   return total;
 }
 
-/** When counting itself fails (it should not), the byte length of everything still bounds the tokens. */
+/**
+ * When counting itself fails (it should not: only a value JSON.parse cannot produce, such as a throwing getter,
+ * gets here), the byte length of everything still bounds the tokens; a value that cannot even be walked gets a
+ * count no limit admits, failing closed.
+ */
 function failSafe(value: unknown, count: () => number): number {
   try {
     return count();
   } catch {
-    return jsonBytes(value) + REPLY_PRIMING;
+    try {
+      return jsonBytes(value) + REPLY_PRIMING;
+    } catch {
+      return Number.MAX_SAFE_INTEGER;
+    }
   }
 }
 

@@ -13,9 +13,18 @@ export function jsonTokens(value: unknown, encoding: Encoding): number {
   try {
     text = JSON.stringify(value);
   } catch {
-    return jsonBytes(value);
+    return jsonBytesOrMax(value);
   }
   return text === undefined ? 0 : countString(text, encoding);
+}
+
+/** jsonBytes, or a count no limit admits for a value that cannot be walked (a throwing getter or proxy). */
+export function jsonBytesOrMax(value: unknown): number {
+  try {
+    return jsonBytes(value);
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
 }
 
 /**

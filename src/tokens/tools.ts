@@ -70,8 +70,13 @@ export function toolsPromptTokens(tools: unknown, encoding: Encoding): number {
       PER_LINE_BREAK * lineBreaks
     );
   } catch {
-    // Too deep to serialise: bytes bound tokens, and each byte-bounded element still gets its margin.
-    const { arrayItems, lineBreaks } = shapeOf(tools);
-    return jsonBytes(tools) + TOOLS_OVERHEAD + PER_TOOL * (Array.isArray(tools) ? tools.length : 1) + PER_ARRAY_ITEM * arrayItems + PER_LINE_BREAK * lineBreaks;
+    // Too deep to serialise: bytes bound the text, and the margins still apply.
+    try {
+      const { arrayItems, lineBreaks } = shapeOf(tools);
+      const definitions = Array.isArray(tools) ? tools.length : 1;
+      return jsonBytes(tools) + TOOLS_OVERHEAD + PER_TOOL * definitions + PER_ARRAY_ITEM * arrayItems + PER_LINE_BREAK * lineBreaks;
+    } catch {
+      return Number.MAX_SAFE_INTEGER;
+    }
   }
 }
