@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Bindings } from "../bindings";
 import { modelPricesSchema, type ModelPrices } from "../pricing/schema";
 import { deploymentsSchema, type Deployments } from "./deployments";
+import { modelTokenizersSchema, type ModelTokenizers } from "../tokens";
 
 /** The master key `npm run dev` accepts when none is configured; documented in the README. */
 export const LOCAL_DEV_MASTER_KEY = "sk-edgequota-dev";
@@ -61,7 +62,7 @@ const configSchema = z
     MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema),
     DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
     DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
-    MODEL_TOKENIZERS: jsonVar<Record<string, string>>(z.record(z.string().min(1).max(256), z.enum(["o200k_base", "cl100k_base"]))),
+    MODEL_TOKENIZERS: jsonVar<ModelTokenizers>(modelTokenizersSchema),
     LIMITER_FAILURE_MODE: optionalText.pipe(z.enum(["closed", "open"]).nullable()),
     MANAGEMENT_API: optionalText.pipe(z.enum(["on", "off"]).nullable()),
     MANAGEMENT_HOSTNAMES: optionalText,

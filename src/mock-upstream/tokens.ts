@@ -1,4 +1,5 @@
 import { fnv1a, mulberry32 } from "./hash";
+import { chatPromptTokens, countText, encodingFor, isEncodingLoaded, responsesPromptTokens, textPromptTokens } from "../tokens";
 import { normalizePath } from "./paths";
 
 /** One mock "token" of generated text; streams emit exactly one per content chunk. */
@@ -77,7 +78,32 @@ function promptOf(body: unknown, path: string): { input: unknown; count: (value:
 }
 
 /**
- * Deterministic prompt-token count the mock reports for a request body.
+ * What OpenAI bills for an OpenAI model's prompt: its tokenizer's count with the chat framing (tool schemas as
+ * their JSON's tokens, less than the gateway's bound for them). null for other models, or while the model's
+ * vocabulary is not loaded in this isolate (the gateway loads it before forwarding).
+ */
+function tokenizerCount(body: unknown, path: string): number | null {
+  if (!isRecord(body) || typeof body.model !== "string") return null;
+  const encoding = encodingFor(body.model, {});
+  if (encoding === null || !isEncodingLoaded(encoding)) return null;
+  const tools = body.tools === undefined ? 0 : countText(JSON.stringify(body.tools) ?? "", encoding);
+  switch (normalizePath(path)) {
+    case "/chat/completions":
+      return chatPromptTokens({ messages: body.messages }, encoding) + tools;
+    case "/completions":
+      return textPromptTokens(body.prompt, encoding);
+    case "/embeddings":
+      return textPromptTokens(body.input, encoding);
+    case "/responses":
+      return responsesPromptTokens({ input: body.input, instructions: body.instructions }, encoding) + tools;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Deterministic prompt-token count the mock reports for a request body: about four characters a token, never
+ * more than an OpenAI model's tokenizer count (what OpenAI bills, and what the gateway reserves for it).
  *
  * The result is clamped to the UTF-8 byte length of the serialised input so a
  * gateway can safely use "input bytes" as an upper bound when reserving quota
@@ -87,10 +113,12 @@ function promptOf(body: unknown, path: string): { input: unknown; count: (value:
 export function countPromptTokens(body: unknown, path: string): number {
   const prompt = promptOf(body, path);
   if (prompt === null) return 0;
+  // Never more than the tokenizer's count: an OpenAI model bills exactly that, and the gateway reserves it.
+  const exact = tokenizerCount(body, path);
   // Serialise first: it throws on cycles, which would otherwise recurse forever.
   const bytes = serializedBytes(prompt.input);
   if (bytes === null) return 0;
-  return Math.min(prompt.count(prompt.input), bytes);
+  return Math.min(prompt.count(prompt.input), bytes, exact ?? Number.POSITIVE_INFINITY);
 }
 
 /** Median length of a generated answer (chat, completions, responses) when the request does not set one. */

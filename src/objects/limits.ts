@@ -32,21 +32,13 @@ export function keyLimits(settings: KeySettings, config: Config): Limits {
       budget: budget ? budgetLimitOf(budget.budget_limit, null, budget.time_period) : null,
     };
   }
-  return {
-    windowMs: config.windowMs,
-    tpm: settings.tpm_limit,
-    rpm: settings.rpm_limit,
-    maxParallel: settings.max_parallel_requests,
-    budget: budgetLimitOf(settings.max_budget, settings.soft_budget, settings.budget_duration),
-    models,
-    defaultOutputTokens: settings.default_output_tokens ?? config.defaultOutputTokens,
-    reservationTtlMs: config.reservationTtlMs,
-    policy: settings.reservation_policy,
-  };
+  return { ...teamLimits(settings, config), models, defaultOutputTokens: settings.default_output_tokens ?? config.defaultOutputTokens };
 }
 
-/** A team's settings: the same core as keys, without per-model limits. */
-export function teamLimits(settings: TeamSettings, config: Config): Limits {
+/** The limit fields keys and teams share (LiteLLM's names); keys add per-model limits and their default output. */
+type OwnerLimitSettings = Pick<TeamSettings, "tpm_limit" | "rpm_limit" | "max_parallel_requests" | "max_budget" | "soft_budget" | "budget_duration" | "reservation_policy">;
+
+export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits {
   return {
     windowMs: config.windowMs,
     tpm: settings.tpm_limit,

@@ -11,21 +11,29 @@ import { toolsPromptTokens } from "./tools";
  */
 
 /**
- * Tokens charged for one image part, whatever its size: GPT-4o's worst case (a 2048x2048 high-detail image is
- * 765) with room to spare, the same constant as src/upstream/estimate.ts. Not a bound for every model: gpt-4o-mini
- * bills an image at 2,833 tokens and up (about 25,500 at high detail) and the patch-based models (gpt-4.1-mini/
- * nano, o4-mini) up to about 3,800, so callers serving those pass a larger imageTokens.
+ * Tokens charged for one image part, whatever its size: GPT-4o's worst case (85 + 170 per 512 px tile; a
+ * high-detail 768x2048 image has the most tiles, 8: 1,445) rounded up, the same constant as
+ * src/upstream/estimate.ts. Not a bound for every model: gpt-4o-mini bills 2,833 + 5,667 per tile (up to about
+ * 48,000) and the patch-based gpt-4.1-mini/nano and o4-mini up to about 3,800, so callers serving those pass a
+ * larger imageTokens.
  */
 export const IMAGE_TOKENS = 1_600;
 
-/** The longest token of o200k_base and of cl100k_base is 128 bytes (measured); twice that for other vocabularies. */
+/**
+ * No token of any vocabulary we expect spans more bytes. OpenAI's longest, in o200k_base and cl100k_base alike, is
+ * 128 bytes (a test checks it); SentencePiece vocabularies cap pieces at 16 characters (64 bytes) by default. For
+ * vocabularies nobody can inspect (Claude's) this is an assumption with a 2x margin, not a proof.
+ */
 export const MAX_TOKEN_BYTES = 256;
 
 const TOKENS_PER_MESSAGE = 3;
 const TOKENS_PER_NAME = 1;
 const REPLY_PRIMING = 3;
-/** Nested arrays of a completions prompt deeper than this count as JSON (bounded) rather than by walking. */
-const MAX_PROMPT_DEPTH = 8;
+/**
+ * The API nests prompts two deep at most (a batch of token-id arrays); anything deeper is malformed and, like
+ * every malformed part, counts as its JSON.
+ */
+const MAX_PROMPT_DEPTH = 2;
 
 const IMAGE_TYPES = new Set(["image_url", "input_image", "image"]);
 const TEXT_TYPES = new Set(["text", "input_text", "output_text"]);
@@ -177,7 +185,9 @@ export function responsesPromptTokens(
     const input = request.input;
     if (typeof input === "string") total += asMessage("user", input);
     else if (Array.isArray(input)) {
-      for (const item of input as unknown[]) total += typeof item === "string" ? asMessage("user", item) : messageTokens(item, context);
+      for (const item of input as unknown[]) {
+        total += typeof item === "string" ? asMessage("user", item) : messageTokens(item, context);
+      }
     } else total += valueTokens(input, context);
     const instructions = request.instructions;
     if (instructions !== undefined && instructions !== null) total += asMessage("developer", instructions);
@@ -186,9 +196,9 @@ export function responsesPromptTokens(
 }
 
 /**
- * Tokens that `utf8Bytes` bytes of text are at least, for any model's tokenizer, known or not: no token spans more
- * than MAX_TOKEN_BYTES bytes of text. Assumes text: inline image, audio or file data (base64) is billed by other
- * rules and must be left out of the byte count.
+ * Tokens that `utf8Bytes` bytes of prompt text are at least, for any model, tokenizer known or not, since no token
+ * spans more than MAX_TOKEN_BYTES bytes; chat framing only adds to it. Text only: inline image, audio or file data
+ * (base64) is billed by other rules, often far below a token per 256 bytes, and must be left out of the count.
  */
 export function lowerBoundTokens(utf8Bytes: number): number {
   if (!Number.isFinite(utf8Bytes) || utf8Bytes <= 0) return 0;

@@ -93,7 +93,9 @@ export function countBySegments(
     }
     if (piece.length > maxPiece) {
       if (safeEnd > segmentStart) total += count(text.slice(segmentStart, safeEnd));
-      for (let index = 0; index < trailing.length; index += 2) total += count(text.slice(trailing[index], trailing[index + 1]));
+      for (let index = 0; index < trailing.length; index += 2) {
+        total += count(text.slice(trailing[index], trailing[index + 1]));
+      }
       trailing.length = 0;
       total += longPiece(piece);
       segmentStart = safeEnd = end;

@@ -1,5 +1,4 @@
-import { CL100K_TOKEN_SPLIT_REGEX, O200K_TOKEN_SPLIT_REGEX } from "gpt-tokenizer/encodingParams/constants";
-import type { Encoding } from "./encoding";
+import { ENCODINGS, type Encoding } from "./encoding";
 import { decodeRanks } from "./ranks";
 import { countBySegments, MAX_EXACT_PIECE, mayHaveLongPiece, utf8Length } from "./segments";
 
@@ -19,28 +18,27 @@ const loaded = new Map<Encoding, Loaded>();
 const loading = new Map<Encoding, Promise<void>>();
 
 /*
- * Special-token text such as "<|endoftext|>" inside a prompt is ordinary text to the API (it is never parsed as a
- * control token), and the library would throw on it by default: an empty disallowed set counts it as text.
- */
-const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
-
-/*
  * The library memoises each merged piece (100k entries by default, ~35 MB under a stream of unique words).
  * 20k still catches the common words of a language and caps the cache near 7 MB of the isolate's 128 MB.
  */
 const MERGE_CACHE_ENTRIES = 20_000;
 
+/*
+ * The engine alone (BytePairEncodingCore with the library's own split regex and special tokens), not its
+ * GptEncoding facade, which would bundle ~100 KB gzip of model and price tables we do not use.
+ */
 async function build(encoding: Encoding): Promise<Loaded> {
-  const [{ GptEncoding }, vocabulary] = await Promise.all([
-    import("gpt-tokenizer/GptEncoding"),
+  const [{ BytePairEncodingCore }, params, vocabulary] = await Promise.all([
+    import("gpt-tokenizer/BytePairEncodingCore"),
+    encoding === "o200k_base"
+      ? import("gpt-tokenizer/encodingParams/o200k_base").then((module) => module.O200KBase)
+      : import("gpt-tokenizer/encodingParams/cl100k_base").then((module) => module.Cl100KBase),
     encoding === "o200k_base" ? import("js-tiktoken/ranks/o200k_base") : import("js-tiktoken/ranks/cl100k_base"),
   ]);
-  const api = GptEncoding.getEncodingApi(encoding, () => decodeRanks(vocabulary.default.bpe_ranks));
-  api.setMergeCacheSize(MERGE_CACHE_ENTRIES);
-  return {
-    count: (text) => api.countTokens(text, AS_PLAIN_TEXT),
-    split: encoding === "o200k_base" ? O200K_TOKEN_SPLIT_REGEX : CL100K_TOKEN_SPLIT_REGEX,
-  };
+  const config = params(decodeRanks(vocabulary.default.bpe_ranks));
+  const core = new BytePairEncodingCore({ ...config, mergeCacheSize: MERGE_CACHE_ENTRIES });
+  // No allowed special tokens: "<|endoftext|>" inside a prompt is plain text to the API, and counts as such.
+  return { count: (text) => core.countNative(text), split: config.tokenSplitRegex };
 }
 
 /**
@@ -49,6 +47,9 @@ async function build(encoding: Encoding): Promise<Loaded> {
  */
 export function loadEncoding(encoding: Encoding): Promise<void> {
   if (loaded.has(encoding)) return Promise.resolve();
+  if (!(ENCODINGS as readonly string[]).includes(encoding)) {
+    return Promise.reject(new Error(`unknown encoding ${String(encoding)}`));
+  }
   let pending = loading.get(encoding);
   if (pending === undefined) {
     pending = build(encoding).then(

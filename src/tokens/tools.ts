@@ -50,6 +50,12 @@ function shapeOf(tools: unknown): { arrayItems: number; lineBreaks: number } {
   return { arrayItems, lineBreaks };
 }
 
+function withMargins(tools: unknown, textTokens: number): number {
+  const { arrayItems, lineBreaks } = shapeOf(tools);
+  const definitions = Array.isArray(tools) ? tools.length : 1;
+  return textTokens + TOOLS_OVERHEAD + PER_TOOL * definitions + PER_ARRAY_ITEM * arrayItems + PER_LINE_BREAK * lineBreaks;
+}
+
 /**
  * An upper bound of the prompt tokens that `tools` (Chat Completions `tools` or legacy `functions`, or the
  * Responses API's `tools`) add to a request; 0 when absent or empty. Never throws.
@@ -60,21 +66,11 @@ export function toolsPromptTokens(tools: unknown, encoding: Encoding): number {
   try {
     const text = JSON.stringify(tools);
     if (text === undefined) return 0;
-    const { arrayItems, lineBreaks } = shapeOf(tools);
-    const definitions = Array.isArray(tools) ? tools.length : 1;
-    return (
-      countString(text, encoding) +
-      TOOLS_OVERHEAD +
-      PER_TOOL * definitions +
-      PER_ARRAY_ITEM * arrayItems +
-      PER_LINE_BREAK * lineBreaks
-    );
+    return withMargins(tools, countString(text, encoding));
   } catch {
     // Too deep to serialise: bytes bound the text, and the margins still apply.
     try {
-      const { arrayItems, lineBreaks } = shapeOf(tools);
-      const definitions = Array.isArray(tools) ? tools.length : 1;
-      return jsonBytes(tools) + TOOLS_OVERHEAD + PER_TOOL * definitions + PER_ARRAY_ITEM * arrayItems + PER_LINE_BREAK * lineBreaks;
+      return withMargins(tools, jsonBytes(tools));
     } catch {
       return Number.MAX_SAFE_INTEGER;
     }

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { budgetEntry, costOf, nanosToUsd, WHOLE, type Budget } from "../../src/limiter";
 import { priceOf } from "../../src/pricing/price-of";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { countPromptTokens } from "../../src/mock-upstream";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
 
@@ -12,7 +12,7 @@ const PRICE = priceOf("gpt-4o-mini", {})!;
 /** The helper's default chat request and its worst-case cost (nano-dollars). */
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
-const ESTIMATE_COST = costOf(PRICE, promptUpperBound(MESSAGES), MAX_TOKENS);
+const ESTIMATE_COST = costOf(PRICE, (await chatPrompt(MESSAGES)), MAX_TOKENS);
 
 const stubOf = (token: string) => env.KEYS.get(env.KEYS.idFromName(token));
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { chat, createKey, json, settled } from "../helpers/gateway";
 
 const MESSAGES = [{ role: "user", content: "count me exactly" }];
 const MAX_TOKENS = 20;
 /** What admission reserves for each of these requests. */
-const ESTIMATE = promptUpperBound(MESSAGES) + MAX_TOKENS;
+const ESTIMATE = (await chatPrompt(MESSAGES)) + MAX_TOKENS;
 const SIMULTANEOUS = 200;
 /** Long enough that every request is admitted or refused before the first one settles. */
 const SLOW = { "x-mock-latency-ms": "3000" };

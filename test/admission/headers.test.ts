@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { formatDuration } from "../../src/http/duration-format";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt, promptEstimateOf } from "../helpers/default-request";
 import { call, chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
 
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
 /** What admission reserves for the default `chat` request of the helper. */
-const CHAT_ESTIMATE = promptUpperBound(MESSAGES) + MAX_TOKENS;
+const CHAT_ESTIMATE = (await chatPrompt(MESSAGES)) + MAX_TOKENS;
 const WINDOW_MS = 60_000;
 /** Bucket width of a 60 s window: a request is counted until its bucket stamp (rounded up) leaves it. */
 const BUCKET_MS = 100;
@@ -40,11 +40,11 @@ const LIMITS = { rpm_limit: 5, tpm_limit: 1_000, max_budget: 1 };
 
 /** One request per proxied endpoint, with what admission reserves for it. */
 const ENDPOINTS = [
-  { name: "chat completions", path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: 10 }, reserved: promptUpperBound(MESSAGES) + 10 },
-  { name: "streamed chat completions", path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: 7, stream: true }, reserved: promptUpperBound(MESSAGES) + 7 },
-  { name: "completions", path: "/v1/completions", body: { model: "gpt-3.5-turbo", prompt: "hello", max_tokens: 5 }, reserved: promptUpperBound("hello") + 5 },
-  { name: "embeddings", path: "/v1/embeddings", body: { model: "text-embedding-3-small", input: "hello" }, reserved: promptUpperBound("hello") },
-  { name: "responses", path: "/v1/responses", body: { model: "gpt-4o-mini", input: "hello", max_output_tokens: 6 }, reserved: promptUpperBound("hello") + 6 },
+  { name: "chat completions", path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: 10 }, reserved: (await chatPrompt(MESSAGES)) + 10 },
+  { name: "streamed chat completions", path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: 7, stream: true }, reserved: (await chatPrompt(MESSAGES)) + 7 },
+  { name: "completions", path: "/v1/completions", body: { model: "gpt-3.5-turbo", prompt: "hello", max_tokens: 5 }, reserved: (await promptEstimateOf({ kind: "text", input: "hello" }, "gpt-3.5-turbo")) + 5 },
+  { name: "embeddings", path: "/v1/embeddings", body: { model: "text-embedding-3-small", input: "hello" }, reserved: await promptEstimateOf({ kind: "text", input: "hello" }, "text-embedding-3-small") },
+  { name: "responses", path: "/v1/responses", body: { model: "gpt-4o-mini", input: "hello", max_output_tokens: 6 }, reserved: (await promptEstimateOf({ kind: "responses", input: "hello" })) + 6 },
 ] as const;
 
 describe("rate-limit headers on a proxied 200", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { costOf, nanosToUsd } from "../../src/limiter";
 import { priceOf } from "../../src/pricing/price-of";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
 
 const MODEL = "gpt-4o-mini";
@@ -9,7 +9,7 @@ const OTHER = "gpt-4o";
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
 const PRICE = priceOf(MODEL, {})!;
-const ESTIMATE_COST = costOf(PRICE, promptUpperBound(MESSAGES), MAX_TOKENS);
+const ESTIMATE_COST = costOf(PRICE, (await chatPrompt(MESSAGES)), MAX_TOKENS);
 
 async function status(response: Response): Promise<number> {
   await response.text();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { call, chat, createKey, ensureTeam, json, keyInfo, settled } from "../helpers/gateway";
 
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
 /** What admission reserves for chat(key) with its defaults (the helper's messages and max_tokens). */
-const ESTIMATE = promptUpperBound(MESSAGES) + MAX_TOKENS;
+const ESTIMATE = (await chatPrompt(MESSAGES)) + MAX_TOKENS;
 
 /** Own limits generous enough that only the team can be what refuses. */
 const ROOMY_KEY = { rpm_limit: 10_000, tpm_limit: 10_000_000, max_parallel_requests: 1_000, max_budget: 1_000 };

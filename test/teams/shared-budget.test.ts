@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { call, chat, createKey, ensureTeam, json, settled } from "../helpers/gateway";
 import { nanos } from "../helpers/proxy";
 
 const MESSAGES = [{ role: "user", content: "split the bill exactly" }];
 const MAX_TOKENS = 20;
-const ESTIMATE = promptUpperBound(MESSAGES) + MAX_TOKENS;
+const ESTIMATE = (await chatPrompt(MESSAGES)) + MAX_TOKENS;
 /** gpt-4o-mini's list price in nano-dollars per token: what one request can cost at worst, in whole nanos. */
 const WORST_CASE_NANOS = Math.ceil(150 * (ESTIMATE - MAX_TOKENS) + 600 * MAX_TOKENS);
 const KEYS = 4;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { costOf, nanosToUsd } from "../../src/limiter";
 import { priceOf } from "../../src/pricing/price-of";
-import { promptUpperBound } from "../../src/upstream/estimate";
+import { chatPrompt } from "../helpers/default-request";
 import { createKey, json, keyInfo, settled } from "../helpers/gateway";
 import { fakeUpstream, nanos, post, spendLogs, UPSTREAM } from "../helpers/proxy";
 
@@ -14,7 +14,7 @@ afterEach(() => vi.restoreAllMocks());
 const MESSAGES = [{ role: "user", content: "hello from the fault tests" }];
 const MAX_TOKENS = 10;
 const BODY = { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: MAX_TOKENS };
-const PROMPT_ESTIMATE = promptUpperBound(MESSAGES);
+const PROMPT_ESTIMATE = (await chatPrompt(MESSAGES));
 const ESTIMATE_TOKENS = PROMPT_ESTIMATE + MAX_TOKENS;
 const ESTIMATE_USD = nanosToUsd(costOf(priceOf("gpt-4o-mini", {})!, PROMPT_ESTIMATE, MAX_TOKENS));
 const LIMITS = { tpm_limit: 100_000, rpm_limit: 100, max_parallel_requests: 5, max_budget: 10 };

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { Call } from "../../call/call";
+import { rememberRoom, roomOf } from "../../call/room-hints";
 import { sha256Hex } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
@@ -9,7 +10,7 @@ import { rateLimitHeaders } from "../../http/rate-limit-headers";
 import type { AdmitInput } from "../../objects/protocol";
 import { priceOf } from "../../pricing/price-of";
 import type { Endpoint } from "../../upstream/endpoints";
-import { estimatePrompt } from "../../upstream/prompt";
+import { estimatePrompt, tokenizerFor } from "../../upstream/prompt";
 import { upstreamError } from "../../upstream/upstream-error";
 import { forwardCall, targetOf } from "./forward-call";
 import { respondJson, respondStream } from "./respond";
@@ -25,14 +26,17 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     const config = c.var.config;
     const secret = credential(c);
     const body = await parseBody(c, endpoint.schema, config.maxBodyBytes);
+    const token = await sha256Hex(secret);
+    const encoding = await tokenizerFor(body.model, config.modelTokenizers);
     const input: AdmitInput = {
       requestId: crypto.randomUUID(),
       model: body.model,
-      ...estimatePrompt(endpoint.prompt(body), body.model, config.modelTokenizers),
+      ...estimatePrompt(endpoint.prompt(body), encoding, roomOf(token)),
       maxOutputTokens: endpoint.outputCap(body),
       price: priceOf(body.model, config.modelPrices),
     };
-    const call = await Call.admit(c.env, config, await sha256Hex(secret), input);
+    const call = await Call.admit(c.env, config, token, input);
+    rememberRoom(token, call.keySnapshot);
     const headers = new Headers(rateLimitHeaders(call.keySnapshot));
     headers.set("x-litellm-call-id", call.requestId);
     const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);

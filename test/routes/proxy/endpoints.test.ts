@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { countPromptTokens, MOCK_MODEL_IDS } from "../../../src/mock-upstream";
+import { MOCK_MODEL_IDS } from "../../../src/mock-upstream";
+import { mockPromptTokens } from "../../helpers/default-request";
 import { call, createKey, json, settled } from "../../helpers/gateway";
 import { callWith } from "../../helpers/with-env";
 import { fakeUpstream, NANO_PRICES, post, UPSTREAM, usdFor } from "../../helpers/proxy";
@@ -27,7 +28,7 @@ describe.each(["/v1", ""])("charged exactly the upstream usage at %s", (prefix) 
     expect(response.status).toBe(200);
     const body = await json(response);
     expect(body.object).toBe("text_completion");
-    const promptTokens = countPromptTokens({ prompt }, "/completions");
+    const promptTokens = await mockPromptTokens({ model: "gpt-4o-mini", prompt }, "/completions");
     expect(body.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 5, total_tokens: promptTokens + 5 });
     const info = await settled(key.key);
     expectNothingReserved(info);
@@ -43,7 +44,7 @@ describe.each(["/v1", ""])("charged exactly the upstream usage at %s", (prefix) 
     expect(response.status).toBe(200);
     const body = await json(response);
     expect(body.data).toHaveLength(3);
-    const promptTokens = countPromptTokens({ input }, "/embeddings");
+    const promptTokens = await mockPromptTokens({ model: "text-embedding-3-small", input }, "/embeddings");
     expect(promptTokens).toBeGreaterThan(10);
     expect(body.usage).toEqual({ prompt_tokens: promptTokens, total_tokens: promptTokens });
     const info = await settled(key.key);
@@ -63,7 +64,7 @@ describe.each(["/v1", ""])("charged exactly the upstream usage at %s", (prefix) 
     expect(response.status).toBe(200);
     const body = await json(response);
     expect(body.object).toBe("response");
-    const inputTokens = countPromptTokens({ input }, "/responses");
+    const inputTokens = await mockPromptTokens({ model: "gpt-4o-mini", input, instructions: "Be brief." }, "/responses");
     expect(body.usage.input_tokens).toBe(inputTokens);
     expect(body.usage.output_tokens).toBe(9);
     const info = await settled(key.key);

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../../src/app";
-import { countPromptTokens } from "../../../src/mock-upstream";
+import { mockPromptTokens } from "../../helpers/default-request";
 import { call, chat, createKey, settled } from "../../helpers/gateway";
 import { fakeUpstream, NANO_PRICES, post, ssePayloads, sseEvents, UPSTREAM, usdFor } from "../../helpers/proxy";
 
@@ -14,7 +14,7 @@ afterEach(() => vi.restoreAllMocks());
 
 const PRICE = NANO_PRICES["gpt-4o-mini"];
 const MESSAGES = [{ role: "user", content: "Stream me a short answer, please." }];
-const CHAT_PROMPT = countPromptTokens({ messages: MESSAGES }, "/chat/completions");
+const CHAT_PROMPT = await mockPromptTokens({ model: "gpt-4o-mini", messages: MESSAGES }, "/chat/completions");
 
 /** Usage chunks as OpenAI sends them: no choices, a real usage object. */
 const usageChunks = (payloads: Array<Record<string, any>>) =>
@@ -118,9 +118,10 @@ describe("streamed chat completions", () => {
   });
 });
 
+const PROMPT = "Once upon a time, in a streamed completion,";
+const PROMPT_TOKENS = await mockPromptTokens({ model: "gpt-4o-mini", prompt: PROMPT }, "/completions");
+
 describe("streamed legacy completions", () => {
-  const PROMPT = "Once upon a time, in a streamed completion,";
-  const PROMPT_TOKENS = countPromptTokens({ prompt: PROMPT }, "/completions");
 
   it("get include_usage injected and stripped, and are charged exactly the upstream usage", async () => {
     const key = await createKey();
@@ -170,9 +171,10 @@ describe("streamed legacy completions", () => {
   });
 });
 
+const INPUT = "Tell me about streaming responses.";
+const INPUT_TOKENS = await mockPromptTokens({ model: "gpt-4o-mini", input: INPUT }, "/responses");
+
 describe("streamed responses", () => {
-  const INPUT = "Tell me about streaming responses.";
-  const INPUT_TOKENS = countPromptTokens({ input: INPUT }, "/responses");
 
   it("are charged exactly the usage in response.completed, which reaches the client", async () => {
     const key = await createKey();
