@@ -1,5 +1,6 @@
 import { fits } from "./budget";
-import { durationEstimate, outputEstimate as learnedOutput, promptEstimate } from "./estimates";
+import { durationEstimate, MIN_SAMPLES, outputEstimate as learnedOutput, promptEstimate } from "./estimates";
+import { quantile, sampleCount } from "./sketch";
 import { advance, costOf, type Admission, type AdmissionRequest } from "./limiter";
 import type { Limits } from "./limits";
 import { budgetRejection, parallelHint, pickWorst, windowRejection, type Rejection } from "./rejections";
@@ -135,23 +136,44 @@ function outputBound(limits: Limits, request: AdmissionRequest, tokenLimits: num
   return Math.max(0, Math.min(limits.defaultOutputTokens, room));
 }
 
+/** A hint sooner than this is a retry storm waiting to happen; a quarter of a typical call is the floor. */
+const MIN_IN_FLIGHT_HINT_MS = 50;
+
 /**
  * A token limit that tripped. When calls in flight hold the room this request needs (their reservations, not
- * usage that already happened), say so and hint when the oldest is expected to end, from call durations: that
- * frees capacity sooner than the window drains.
+ * usage that already happened), say so, and hint when enough of it is expected back: each in-flight call is
+ * expected to end a typical call duration after its admission (never sooner than a quarter of one from now)
+ * and to give back what it reserved above a typical use (its prompt plus the model's median output). Without
+ * a history of call durations, or when the expected give-back would not make room, the exact window wait stands.
  */
 function tokenRejection(state: LimiterState, scope: string, model: string | null, limit: number, used: number, requested: number, wait: number | null, now: number): Rejection {
   const rejection = windowRejection("tokens", model, limit, used, requested, wait);
-  if (wait === null) return rejection;
-  let calls = 0;
+  const typical = durationEstimate(state.estimates, 0.5);
+  if (wait === null || typical === null) return rejection;
+  const returns: Array<{ at: number; tokens: number }> = [];
   let held = 0;
   for (const reservation of state.reservations.values()) {
     if (!reservation.windows.includes(scope)) continue;
-    calls++;
     held += reservation.tokens;
+    const output = typicalOutput(state, reservation.model);
+    const expectedUse = output === null ? reservation.tokens : Math.min(reservation.tokens, (reservation.promptTokens ?? reservation.tokens) + output);
+    returns.push({ at: Math.max(reservation.admittedAt + typical, now + typical / 4), tokens: reservation.tokens - expectedUse });
   }
-  // Without a history of call durations there is nothing to hint from: the exact window wait stands.
-  const typical = durationEstimate(state.estimates, 0.5);
-  if (typical === null || calls === 0 || used - held + requested > limit) return rejection;
-  return { ...rejection, inFlight: { calls, tokens: held }, retryAfterMs: Math.min(wait, parallelHint(state, now, typical)) };
+  if (returns.length === 0) return rejection;
+  returns.sort((a, b) => a.at - b.at);
+  let excess = used + requested - limit;
+  for (const back of returns) {
+    excess -= back.tokens;
+    if (excess > 0) continue;
+    const hint = Math.max(MIN_IN_FLIGHT_HINT_MS, Math.ceil(back.at - now));
+    if (hint >= wait) return rejection;
+    return { ...rejection, inFlight: { calls: returns.length, tokens: held }, retryAfterMs: hint };
+  }
+  return rejection;
+}
+
+/** The model's median real output, once learned; null before. */
+function typicalOutput(state: LimiterState, model: string): number | null {
+  const sketch = state.estimates.models.get(model)?.output;
+  return sketch && sampleCount(sketch) >= MIN_SAMPLES ? quantile(sketch, 0.5) : null;
 }

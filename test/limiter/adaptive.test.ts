@@ -176,3 +176,48 @@ describe("adaptive windows stay within their documented bound", () => {
     );
   });
 });
+
+describe("a refusal caused by calls in flight", () => {
+  /** Ten calls of 1 s each that used 10 prompt + 50 output tokens: durations and output lengths are known. */
+  function withHistory(): { state: LimiterState; clock: number } {
+    const lim = limits({ policy: "strict" });
+    const state = emptyState();
+    let clock = 0;
+    for (let index = 0; index < 10; index++) {
+      const reservation = admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 500 }), clock);
+      clock += SECOND;
+      settle(state, lim, reservation.requestId, { tokens: 60, cost: 0 }, clock, { prompt: 10, completion: 50 });
+    }
+    return { state, clock: clock + MINUTE };
+  }
+
+  it("hints when the oldest call is expected to end and give back what it holds above typical use", () => {
+    const lim = limits({ policy: "strict", tpm: 1_000 });
+    const { state, clock } = withHistory();
+    admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 490 }), clock);
+    admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 400 }), clock + 200);
+    const refusal = rejected(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 200 }), clock + 300);
+    expect(refusal.inFlight).toEqual({ calls: 2, tokens: 910 });
+    // The first call (admitted at `clock`) typically ends 1 s later, giving back 500 - 60 = 440: enough.
+    expect(refusal.retryAfterMs).toBeGreaterThanOrEqual(700);
+    expect(refusal.retryAfterMs).toBeLessThanOrEqual(700 * 1.1 + 1);
+  });
+
+  it("never hints sooner than a quarter of a typical call, even when the calls are overdue", () => {
+    const lim = limits({ policy: "strict", tpm: 1_000 });
+    const { state, clock } = withHistory();
+    admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 890 }), clock);
+    const refusal = rejected(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 200 }), clock + 5 * SECOND);
+    expect(refusal.inFlight).toEqual({ calls: 1, tokens: 900 });
+    expect(refusal.retryAfterMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it("keeps the exact window wait when what is in flight would not make room", () => {
+    const lim = limits({ policy: "strict", tpm: 1_000 });
+    const { state, clock } = withHistory();
+    admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 50 }), clock);
+    const big = rejected(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 950 }), clock + 100);
+    expect(big.inFlight).toBeUndefined();
+    expect(big.retryAfterMs).toBe(MINUTE - 100);
+  });
+});
