@@ -15,8 +15,10 @@ const repo = process.cwd();
 for (const entry of ["src", "bench/worker", "bench/wrangler.toml", "bench/wrangler.frontdoor.toml", "package.json", "tsconfig.json"]) cpSync(join(repo, entry), join(app, entry), { recursive: true });
 symlinkSync(join(repo, "node_modules"), join(app, "node_modules"));
 const children = [];
+/** Each topology gets its own registry and state folders, so a second one never sees the first's processes. */
+let generation = 0;
 
-function cleanup() {
+function killAll() {
   for (const child of children) {
     try {
       process.kill(-child.pid, "SIGKILL");
@@ -25,6 +27,10 @@ function cleanup() {
     }
   }
   children.length = 0;
+}
+
+function cleanup() {
+  killAll();
   rmSync(root, { recursive: true, force: true });
 }
 process.on("exit", cleanup);
@@ -43,7 +49,7 @@ function start(name, config, index, vars) {
   const args = [
     "wrangler", "dev", "-c", config,
     "--port", String(port), "--inspector-port", String(BASE_INSPECTOR + index),
-    "--persist-to", join(root, `state-${name}`),
+    "--persist-to", join(root, `state-${generation}-${name}`),
     "--log-level", "error",
     ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
@@ -53,7 +59,7 @@ function start(name, config, index, vars) {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...process.env,
-      WRANGLER_REGISTRY_PATH: join(root, "registry"),
+      WRANGLER_REGISTRY_PATH: join(root, `registry-${generation}`),
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
       WRANGLER_SEND_METRICS: "false",
     },
@@ -95,6 +101,14 @@ export async function startTopology(frontDoors, vars) {
 
 export function stopAll() {
   cleanup();
+}
+
+/** Stops the running topology's processes but keeps the sources, so another topology can start after it. */
+export async function stopTopology() {
+  killAll();
+  generation++;
+  // Let the ports and inspector ports close before they are bound again.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
 }
 
 /** Starts one more front door (index beyond the topology's), e.g. to cause a dev registry change. */

@@ -22,6 +22,13 @@ const CLIENTS = 16;
 const FRONT_DOORS = 2;
 /** Demand over the limit the key is sized for. */
 const DEMAND_FACTOR = 2;
+/**
+ * For sizing only: this prose and code has about 4.9 characters per o200k token (the mock's count for
+ * gpt-4o-mini; 4 where it has no tokenizer, which only raises the demand), and calls take about this much
+ * longer than their mock latency on this shared machine (gateway, streaming, retries).
+ */
+const PROMPT_CHARS_PER_TOKEN = 4.9;
+const CALL_OVERHEAD_MS = 500;
 const MIN_PROMPT_CHARS = 1024;
 const MAX_PROMPT_CHARS = 40 * 1024;
 const MIN_LATENCY_MS = 300;
@@ -29,7 +36,7 @@ const MAX_LATENCY_MS = 2000;
 const STREAM_SHARE = 1 / 3;
 /** Part of a streamed call's time spent before its first event; the rest is spread over its events. */
 const STREAM_FIRST_EVENT_SHARE = 0.2;
-/** Longest wait a client accepts from retry-after-ms; also the wait when the header is missing (shorter). */
+/** The wait before retrying an answer that carries no retry hint (hints are obeyed up to one window). */
 const FALLBACK_WAIT_MS = 250;
 /** Per-call bound: a call that takes longer is abandoned and counted as a timeout. */
 const CALL_TIMEOUT_MS = 30_000;
@@ -297,18 +304,20 @@ async function drive({ doors, key, durationMs, maxWaitMs }) {
       const doneMs = now();
       if (response.status === 200) {
         const usage = usageOf(text, plan.stream);
-        calls.push({ client: c, index, sentMs, doneMs, stream: plan.stream, usage, plan });
+        calls.push({ id: `${c}:${index}`, sentMs, doneMs, stream: plan.stream, usage, plan });
         index++;
         continue;
       }
       let code = `http_${response.status}`;
       let message = text.slice(0, 300);
       let remaining = null;
+      let requested = null;
       try {
         const error = JSON.parse(text).error;
         code = error?.code ?? code;
         message = error?.message ?? message;
         remaining = typeof error?.limit?.remaining === "number" ? error.limit.remaining : null;
+        requested = typeof error?.limit?.requested === "number" ? error.limit.requested : null;
       } catch {
         // keep the status and the raw text
       }
@@ -330,7 +339,7 @@ async function drive({ doors, key, durationMs, maxWaitMs }) {
       const retryAfter = response.headers.get("retry-after");
       const hinted = retryAfterMs !== null ? Number(retryAfterMs) : retryAfter !== null ? Number(retryAfter) * 1000 : Number.NaN;
       const wait = Math.min(Number.isFinite(hinted) && hinted >= 0 ? hinted : FALLBACK_WAIT_MS, maxWaitMs, Math.max(0, durationMs - now()));
-      if (status === 429) refusals.push({ sentMs, code, hintedMs: Number.isFinite(hinted) ? hinted : null, need: plan.total, remaining });
+      if (status === 429) refusals.push({ id: `${c}:${index}`, sentMs, code, hintedMs: Number.isFinite(hinted) ? hinted : null, remaining, requested });
       waitedMs += wait;
       await sleep(wait);
     }
@@ -376,21 +385,43 @@ function analyse(run, tpm, windowMs, windows) {
   // A refusal "left room" when, by the real usage of the calls sent in the window before it, the refused call
   // would have fit: capacity held by reservations above what calls really used (post hoc, client-side view).
   const measuredRefusals = refusals.filter((refusal) => refusal.sentMs >= start && refusal.sentMs < end);
+  // A refused call is sent again until it is answered: its answer says what it really used.
+  const answered = new Map(calls.filter((call) => call.usage).map((call) => [call.id, call.usage]));
   let roomy = 0;
   const counted = [];
   const real = [];
   for (const refusal of measuredRefusals) {
     const used = tokensSentIn(calls, refusal.sentMs - windowMs, refusal.sentMs);
-    if (used + refusal.need <= tpm) roomy++;
+    const need = answered.get(refusal.id)?.total_tokens ?? planOf(...refusal.id.split(":").map(Number)).total;
+    if (used + need <= tpm) roomy++;
     real.push(used / tpm);
     if (refusal.remaining !== null) counted.push((tpm - refusal.remaining) / tpm);
   }
   const measured = calls.filter((call) => call.sentMs >= start && call.sentMs < end);
   const outputs = calls.filter((call) => call.usage).map((call) => call.usage.completion_tokens);
-  const mismatched = calls.filter((call) => call.usage && (call.usage.completion_tokens !== call.plan.completion || call.usage.prompt_tokens !== call.plan.promptTokens)).length;
+  // Answer lengths are planned from the mock's hash (see naturalTokens); prompt counts are the mock's own.
+  const mismatched = calls.filter((call) => call.usage && call.usage.completion_tokens !== call.plan.completion).length;
+  const answers = calls.filter((call) => call.usage);
+  const meanTotal = answers.reduce((sum, call) => sum + call.usage.total_tokens, 0) / answers.length;
+  const promptPerKb = answers.reduce((sum, call) => sum + call.usage.prompt_tokens, 0) / (answers.reduce((sum, call) => sum + call.plan.chars, 0) / 1024);
+  const meanCallMs = calls.reduce((sum, call) => sum + call.doneMs - call.sentMs, 0) / calls.length;
   const durations = calls.map((call) => call.doneMs - call.sentMs);
+  // What a strict refusal says the call needs is its prompt count plus max_tokens: the prompt count the gateway
+  // reserves, to compare with the prompt_tokens the mock charges for the same prompt.
+  const promptRatios = refusals
+    .filter((refusal) => refusal.requested !== null && answered.has(refusal.id))
+    .map((refusal) => (refusal.requested - MAX_TOKENS) / answered.get(refusal.id).prompt_tokens);
   const hints = measuredRefusals.map((refusal) => refusal.hintedMs).filter((hint) => hint !== null);
   return {
+    meanTotal,
+    promptPerKb,
+    // What the clients would have used unrefused: every client always busy with calls of this size and time.
+    demandFactor: (CLIENTS * (windowMs / meanCallMs) * meanTotal) / tpm,
+    promptRatioMin: Math.min(...promptRatios),
+    promptRatioP50: quantile(promptRatios, 0.5),
+    promptRatioMax: Math.max(...promptRatios),
+    promptUnder: promptRatios.filter((ratio) => ratio < 1).length,
+    promptRatios: promptRatios.length,
     countedAtRefusal: median(counted),
     realAtRefusal: median(real),
     hintP50: quantile(hints, 0.5),
@@ -446,6 +477,8 @@ async function tokenizerTiming(quick) {
   if (!existsSync(file)) return { source: "not measured", lines: ["bench/tokenizer.mjs does not exist (yet): nothing to measure."] };
   const notes = [];
   try {
+    // A script without exports runs its main when imported: do not run it twice, run it as a child only.
+    if (!/^\s*export\b/m.test(readFileSync(file, "utf8"))) throw new Error("it exports nothing");
     const module = await import(pathToFileURL(file).href);
     const functions = Object.entries(module).filter(([, value]) => typeof value === "function");
     const preferred =
@@ -465,12 +498,12 @@ async function tokenizerTiming(quick) {
       notes.push(`no usable export (exports: ${Object.keys(module).join(", ") || "none"})`);
     }
   } catch (error) {
-    notes.push(`import failed: ${error?.message ?? error}`);
+    notes.push(`not imported: ${error?.message ?? error}`);
   }
-  const child = await runChild(process.execPath, [file, ...(quick ? ["--quick"] : [])], { timeout: 120_000, cwd: process.cwd() });
+  const child = await runChild(process.execPath, [file], { timeout: 120_000, cwd: process.cwd() });
   const lines = child.stdout.split("\n").map((line) => line.trimEnd()).filter(Boolean).slice(0, 30);
   if (child.error) lines.push(`(node bench/tokenizer.mjs failed: ${child.error.killed ? "timed out after 120 s" : child.error.message.split("\n")[0]}${child.stderr ? `; stderr: ${child.stderr.trim().split("\n").slice(-2).join(" / ")}` : ""})`);
-  return { source: `stdout of \`node bench/tokenizer.mjs${quick ? " --quick" : ""}\` (${notes.join("; ")})`, lines: lines.length ? lines : ["(no output)"] };
+  return { source: `stdout of \`node bench/tokenizer.mjs\`, ${notes.join("; ")}`, lines: lines.length ? lines : ["(no output)"] };
 }
 
 /** gzip size of the production bundle, as `wrangler deploy --dry-run` builds it from wrangler.toml. */
@@ -535,9 +568,8 @@ const byCount = (counts) =>
  * Runs the scenario for both policies against `topology` (an authority and at least 2 front doors, started
  * with RATE_LIMIT_WINDOW_SECONDS = windowS) and writes its section with `say`.
  */
-export async function utilization(topology, { quick, say, fmt, verdict, windowS, section = 2 }) {
+export async function utilization(topology, { quick, say, fmt, verdict, windowS, section = 2, windows = quick ? 4 : 6, title = "", extras = true }) {
   const windowMs = windowS * 1000;
-  const windows = quick ? 4 : 6;
   const durationMs = windows * windowMs;
   const doors = topology.frontDoors.slice(0, FRONT_DOORS);
   if (doors.length < FRONT_DOORS) throw new Error(`utilization needs ${FRONT_DOORS} front doors, got ${doors.length}`);
@@ -545,21 +577,22 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
   // Size the key from the planned traffic itself: expected real tokens per call and time per call.
   const sample = [];
   for (let c = 0; c < CLIENTS; c++) for (let i = 0; i < 24; i++) sample.push(planOf(c, i));
-  const meanTokens = sample.reduce((sum, plan) => sum + plan.total, 0) / sample.length;
-  const meanMs = sample.reduce((sum, plan) => sum + plan.plannedMs, 0) / sample.length + 30; // + gateway overhead
+  const meanTokens = sample.reduce((sum, plan) => sum + plan.chars / PROMPT_CHARS_PER_TOKEN + plan.completion, 0) / sample.length;
+  const meanMs = sample.reduce((sum, plan) => sum + plan.plannedMs, 0) / sample.length + CALL_OVERHEAD_MS;
   const demand = CLIENTS * (windowMs / meanMs) * meanTokens;
+  // Never below what strict reserves for the largest request even at the prompt's byte bound: every call fits.
   const largestStrict = Math.max(...sample.map((plan) => plan.strictTokens));
-  const tpm = Math.max(Math.round(demand / DEMAND_FACTOR / 1000) * 1000, Math.ceil((largestStrict * 1.1) / 1000) * 1000);
+  const tpm = Math.max(Math.round(demand / DEMAND_FACTOR / 1000) * 1000, Math.ceil((largestStrict * 1.05) / 1000) * 1000);
   const streamed = sample.filter((plan) => plan.stream).length / sample.length;
 
-  say(`## ${section}. Utilization under realistic traffic`);
+  say(`## ${section}. Utilization under realistic traffic${title ? ` (${title})` : ""}`);
   say();
   say(`${CLIENTS} clients over ${FRONT_DOORS} front doors, each working through its own seeded sequence of chat calls (the same`);
-  say(`sequences for both policies): ${MODEL}, prompts of 1-40 KB of English prose and code (log-uniform size; the mock`);
-  say(`reports about chars/4 prompt tokens), max_tokens ${MAX_TOKENS}, natural answer lengths (x-mock-length-median ${LENGTH_MEDIAN}, long`);
+  say(`sequences for both policies): ${MODEL}, prompts of 1-40 KB of English prose and code (log-uniform size),`);
+  say(`max_tokens ${MAX_TOKENS}, the mock's natural answer lengths (x-mock-length-median ${LENGTH_MEDIAN}, long`);
   say(`tail), ${MIN_LATENCY_MS / 1000}-${MAX_LATENCY_MS / 1000} s in flight (x-mock-latency-ms, uniform), ${fmt(streamed * 100, 0)}% of calls streamed with include_usage (chunk delays`);
-  say(`spread the same time over the events). Planned traffic averages ${fmt(meanTokens, 0)} real tokens and ${fmt(meanMs, 0)} ms per call, a`);
-  say(`demand of ${fmt(demand, 0)} tokens per ${windowS} s window: the key gets tpm_limit ${tpm} (${fmt(demand / tpm, 2)}x demand). A refused`);
+  say(`spread the same time over the events). Sized at about ${fmt(meanTokens, 0)} tokens and ${fmt(meanMs, 0)} ms per call, a demand of`);
+  say(`${fmt(demand, 0)} tokens per ${windowS} s window: the key gets tpm_limit ${tpm} (the demand measured is given below). A refused`);
   say(`client waits retry-after-ms (at most one window) and sends the same call again. ${windows} windows per policy; the`);
   say(`first is warm-up (adaptive learns from its first calls). Used fraction = real usage.total_tokens of the 200`);
   say(`answers, keyed by the time each call was sent, summed per window / tpm_limit: over the ${windows - 1} consecutive windows`);
@@ -631,16 +664,22 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
     say(`  by the real usage of the calls sent in the window before, the refused call would have fit (capacity held by`);
     say(`  estimates above real use): at a refusal the gateway counted (median) ${fmt(stats.countedAtRefusal, 2)} of tpm_limit used or reserved`);
     say(`  (error.limit.remaining), the calls of the window before really used ${fmt(stats.realAtRefusal, 2)}. retry-after-ms p50 / p95 ${fmtNumber(stats.hintP50)} / ${fmtNumber(stats.hintP95)} ms (${stats.hintsAtFloor} of ${stats.hints} at <= 10 ms); clients`);
-    say(`  spent ${fmt(run.waitedMs / 1000 / CLIENTS, 1)} of ${fmt(run.wallMs / 1000, 1)} s each waiting on retry hints. Real output p50 / p95`);
-    say(`  ${stats.outputP50} / ${stats.outputP95} tokens; call time p50 / p95 ${fmt(stats.durationP50, 0)} / ${fmt(stats.durationP95, 0)} ms.` +
+    say(`  spent ${fmt(run.waitedMs / 1000 / CLIENTS, 1)} of ${fmt(run.wallMs / 1000, 1)} s each waiting on retry hints. Real tokens per call ${fmt(stats.meanTotal, 0)} (prompts`);
+    say(`  ${fmt(stats.promptPerKb, 0)} per KB), output p50 / p95 ${stats.outputP50} / ${stats.outputP95}; call time p50 / p95 ${fmt(stats.durationP50, 0)} / ${fmt(stats.durationP95, 0)} ms: demand`);
+    say(`  was about ${fmt(stats.demandFactor, 2)}x tpm_limit (16 clients always busy with calls of the answered calls' mean size and time).` +
       (stats.withoutUsage ? ` ${stats.withoutUsage} answers carried no usage (not counted).` : "") +
       (stats.mismatched ? ` ${stats.mismatched} answers differed from the mock's planned lengths.` : ""));
     say(`  Learned (/key/info usage.learned): ${info.error ? `unavailable: ${info.error}` : learnedSummary(info)}.` + (note ? ` Note: ${note}.` : ""));
+    if (policy === "strict" && stats.promptRatios > 0) {
+      say(`  Prompt reservations: a strict refusal asks for (error.limit.requested - max_tokens) = min / p50 / max ${fmt(stats.promptRatioMin, 2)} / ${fmt(stats.promptRatioP50, 2)} / ${fmt(stats.promptRatioMax, 2)}`);
+      say(`  of the prompt_tokens the mock then charged for that prompt (${stats.promptUnder} of ${stats.promptRatios} below 1: reserved less than charged).`);
+    }
     for (const [code, entry] of Object.entries(run.errors)) {
       say(`  ${entry.count} x ${entry.status} ${code}, sent at ${entry.atMs.slice(0, 8).map((ms) => fmt(ms / 1000, 1)).join(", ")}${entry.atMs.length > 8 ? ", ..." : ""} s: "${entry.first.replace(/\s+/g, " ").slice(0, 200)}"`);
     }
   }
   say();
+  if (!extras) return;
 
   // Measured after the load, so they do not compete with it for this machine's two cores.
   console.error(`  utilization: tokenizer and bundle size`);
@@ -649,7 +688,11 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
   say(`Measured in the same run, after the load:`);
   say();
   say(`- Tokenizer time per 100 KB (${tokenizer.source}):`);
+  say();
+  say("  ```text");
   for (const line of tokenizer.lines) say(`  ${line}`);
+  say("  ```");
+  say();
   if (bundle.error) say(`- Production Worker bundle (\`wrangler deploy --dry-run\`, wrangler.toml): ${bundle.error}`);
   else
     say(
