@@ -1,5 +1,5 @@
 import { fits } from "./budget";
-import { durationEstimate, MIN_SAMPLES, outputEstimate as learnedOutput, promptEstimate } from "./estimates";
+import { durationEstimate, MIN_SAMPLES, outputEstimate as learnedOutput, outputMoments, promptEstimate } from "./estimates";
 import { quantile, sampleCount } from "./sketch";
 import { advance, costOf, type Admission, type AdmissionRequest } from "./limiter";
 import type { Limits } from "./limits";
@@ -11,6 +11,8 @@ import { bucketTime, charge, usage, waitFor } from "./window";
 /** What one call reserves: tokens in every window scope, money at its worst case. */
 interface Sizing {
   readonly tokens: number;
+  /** How much the call's real output may vary around its (mean) reservation; 0 when reserved at its cap. */
+  readonly variance: number;
   /** The part of `tokens` held for the prompt; the rest is for output. */
   readonly prompt: number;
   /** null when the call cannot be costed (no price). */
@@ -29,7 +31,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
   const { now } = advance(state, limits, clock);
   const modelLimits = ownModelLimits(limits, request.model);
   const tokenLimits = [limits.tpm, modelLimits?.tpm ?? null].filter((limit): limit is number => limit !== null);
-  const { tokens, prompt, cost, alone } = size(state, limits, request, tokenLimits);
+  const { tokens, prompt, cost, alone, variance } = size(state, limits, request, tokenLimits);
 
   const windowScopes = [WHOLE];
   if (modelLimits && (modelLimits.tpm !== null || modelLimits.rpm !== null)) windowScopes.push(modelScope(request.model));
@@ -59,8 +61,10 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
       if (wait !== 0) rejections.push(windowRejection("requests", model, rpm, used.requests, 1, wait));
     }
     if (tpm !== null) {
-      const wait = waitFor(window, "tokens", tokens, tpm, now, limits.windowMs);
-      if (wait !== 0) rejections.push(tokenRejection(state, scope, model, tpm, used.tokens, tokens, wait, now));
+      // The pooled margin is headroom, never what makes a request too large.
+      const need = tokens >= tpm ? tokens : Math.min(tpm, tokens + pooledMargin(state, scope, variance));
+      const wait = waitFor(window, "tokens", need, tpm, now, limits.windowMs);
+      if (wait !== 0) rejections.push(tokenRejection(state, scope, model, tpm, used.tokens, need, wait, now));
     }
   }
   for (const scope of budgetScopes) {
@@ -84,6 +88,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
     bucket: bucketTime(now, limits.windowMs),
     tokens,
     promptTokens: Math.min(prompt, tokens),
+    ...(variance > 0 ? { variance } : {}),
     cost: cost ?? 0,
     expiresAt: now + limits.reservationTtlMs,
     windows: windowScopes,
@@ -107,23 +112,42 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
 }
 
 /**
+ * How many standard deviations of the summed output of the calls in flight (this one included) admission keeps
+ * free on top of their mean reservations: the sum of many calls varies far less than each call does, so one
+ * pooled margin holds back much less than a high quantile per call while overruns stay as rare.
+ */
+export const POOLED_MARGIN_SIGMAS = 2;
+
+/** The pooled headroom a scope's in-flight calls (plus a new one of `variance`) need beyond their reservations. */
+function pooledMargin(state: LimiterState, scope: string, variance: number): number {
+  let total = variance;
+  for (const reservation of state.reservations.values()) if (reservation.variance && reservation.windows.includes(scope)) total += reservation.variance;
+  return Math.ceil(POOLED_MARGIN_SIGMAS * Math.sqrt(total));
+}
+
+/**
  * Tokens and money one call reserves. Strict: the prompt's upper bound plus the full output cap. Adaptive: the
- * prompt's exact count or its calibrated bound, plus this owner's learned output length for the model (the
- * cap until it has samples). A request whose estimate exceeds the tightest token limit while its lower bound
- * fits is reserved at that limit, so it waits for an empty window and is then admitted alone (adaptive only:
- * strict must be able to prove the call fits).
+ * prompt's exact count or its calibrated bound, plus this owner's learned mean output for the model, its
+ * variance pooled with the other calls in flight (the cap until it has samples, or when the cap is lower).
+ * A request whose estimate exceeds the tightest token limit while its lower bound fits is reserved at that
+ * limit, so it waits for an empty window and is then admitted alone (adaptive only: strict must be able to
+ * prove the call fits).
  */
 function size(state: LimiterState, limits: Limits, request: AdmissionRequest, tokenLimits: number[]): Sizing {
   const strictOutput = outputBound(limits, request, tokenLimits);
   const cost = request.price ? costOf(request.price, request.promptTokens, strictOutput) : null;
-  if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, cost, alone: false };
+  if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, variance: 0, cost, alone: false };
   const prompt = request.promptExact ? request.promptTokens : promptEstimate(state.estimates, request.model, request.promptTokens).tokens;
-  const output = learnedOutput(state.estimates, request.model, request.maxOutputTokens, strictOutput).tokens;
+  const learned = outputMoments(state.estimates, request.model);
+  const cap = request.maxOutputTokens ?? Number.POSITIVE_INFINITY;
+  const pooled = learned !== null && Math.ceil(learned.mean) < cap;
+  const output = pooled ? Math.ceil(learned.mean) : learnedOutput(state.estimates, request.model, request.maxOutputTokens, strictOutput).tokens;
+  const variance = pooled ? learned.variance : 0;
   const tokens = prompt + output;
   const tightest = Math.min(...tokenLimits);
   const lowerBound = request.promptLowerBound ?? (request.promptExact ? request.promptTokens : 0);
-  if (tokens > tightest && lowerBound <= tightest) return { tokens: tightest, prompt, cost, alone: true };
-  return { tokens, prompt, cost, alone: false };
+  if (tokens > tightest && lowerBound <= tightest) return { tokens: tightest, prompt, variance: 0, cost, alone: true };
+  return { tokens, prompt, variance, cost, alone: false };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { addSample, emptySketch, parseSketch, quantile, sampleCount, SKETCH_FORMAT, type Sketch } from "./sketch";
+import { addSample, emptySketch, moments, parseSketch, quantile, sampleCount, SKETCH_FORMAT, type Sketch } from "./sketch";
 
 /**
  * What one owner has learned about its calls, so reservations can be sized from real usage instead of the
@@ -136,6 +136,16 @@ export function outputEstimate(estimates: Estimates, model: string, cap: number 
 }
 
 /**
+ * The output a call of `model` uses on average and how much it varies (variance), once learned (MIN_SAMPLES):
+ * what pooled adaptive reservations size from. null before, or when a sample is above the sketch's range.
+ */
+export function outputMoments(estimates: Estimates, model: string): { mean: number; variance: number } | null {
+  const sketch = estimates.models.get(model)?.output;
+  if (!sketch || sampleCount(sketch) < MIN_SAMPLES) return null;
+  return moments(sketch);
+}
+
+/**
  * Prompt tokens to reserve: ceil(upperBound * p99 ratio * MARGIN) once learned, never above `upperBound`.
  * The full bound while samples are few or after the bound was ever violated for this model.
  */
@@ -162,6 +172,8 @@ export interface ModelEstimateReport {
   outputSamples: number;
   outputP50: number | null;
   outputP95: number | null;
+  /** Mean output (an upper bound within one bucket): what an adaptive reservation holds once learned. */
+  outputMean: number | null;
   promptSamples: number;
   promptRatioP99: number | null;
   promptBoundBrokenAt: number | null;
@@ -188,6 +200,7 @@ export function report(estimates: Estimates): EstimatesReport {
       outputSamples: sampleCount(entry.output),
       outputP50: shown(quantile(entry.output, 0.5), 0),
       outputP95: shown(quantile(entry.output, OUTPUT_QUANTILE), 0),
+      outputMean: shown(moments(entry.output)?.mean ?? null, 0),
       promptSamples: sampleCount(entry.prompt),
       promptRatioP99: shown(quantile(entry.prompt, PROMPT_QUANTILE), 4),
       promptBoundBrokenAt: entry.promptBoundBrokenAt,

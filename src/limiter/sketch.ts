@@ -158,6 +158,27 @@ export function quantile(sketch: Sketch, q: number): number | null {
 }
 
 /**
+ * Mean and variance of the retained samples, each taken at its bucket's upper edge: the mean is an upper bound
+ * (within one bucket width); null when empty or when a sample is above the range.
+ */
+export function moments(sketch: Sketch): { mean: number; variance: number } | null {
+  const total = sampleCount(sketch);
+  if (total === 0) return null;
+  let sum = 0;
+  let squares = 0;
+  for (let at = 0; at < sketch.counts.length; at++) {
+    const count = sketch.counts[at]!;
+    if (count === 0) continue;
+    const value = bucketEdge(sketch.kind, sketch.lo + at);
+    if (!Number.isFinite(value)) return null;
+    sum += count * value;
+    squares += count * value * value;
+  }
+  const mean = sum / total;
+  return { mean, variance: Math.max(0, squares / total - mean * mean) };
+}
+
+/**
  * Checks a stored value is a well-formed sketch of `kind`; returns a fresh copy or null. Storage outlives code,
  * and a malformed sketch could answer below the truth, so anything odd is rejected (forgetting is safe: the
  * callers fall back to their proven bounds).

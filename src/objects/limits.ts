@@ -48,7 +48,8 @@ export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits
     models: {},
     defaultOutputTokens: config.defaultOutputTokens,
     reservationTtlMs: config.reservationTtlMs,
-    policy: settings.reservation_policy,
+    // Records stored before policies existed carry none: they get the default.
+    policy: settings.reservation_policy ?? "adaptive",
   };
 }
 

@@ -104,7 +104,7 @@ export const keyUsageSchema = windowUsageSchema.extend({
         output_samples: z.number(),
         output_p50: z.number().nullable(),
         output_p95: z.number().nullable(),
-        /** Output tokens an adaptive reservation holds for this model now (p95 with margin), null before enough samples. */
+        /** Output tokens an adaptive reservation holds for this model now (the learned mean), null before enough samples. */
         output_estimate: z.number().nullable(),
         prompt_samples: z.number(),
         /** Real prompt tokens per token of the byte bound (models without a known tokenizer), p99. */

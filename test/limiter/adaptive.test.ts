@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admit, emptyState, extend, MARGIN, MIN_SAMPLES, settle, WHOLE, type LimiterState, type Limits } from "../../src/limiter";
+import { admit, emptyState, extend, MIN_SAMPLES, MARGIN, POOLED_MARGIN_SIGMAS, settle, WHOLE, type LimiterState, type Limits } from "../../src/limiter";
 import { usage } from "../../src/limiter/window";
 import { admitted, limits, MINUTE, price, rejected, request, SECOND } from "../helpers/limiter-fixtures";
 
@@ -26,13 +26,14 @@ describe("adaptive output reservations", () => {
     expect(admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 4_096 }), clock).tokens).toBe(10 + 4_096);
   });
 
-  it("then reserve the learned p95 with its margin, far below max_tokens, never above it", () => {
+  it("then reserve the learned mean, far below max_tokens, never above it", () => {
     const state = emptyState();
     const lim = adaptive();
     const clock = learnOutputs(state, lim, 20, 200, 0);
     const reserved = admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 4_096 }), clock).tokens - 10;
-    expect(reserved).toBeGreaterThanOrEqual(200 * MARGIN);
-    expect(reserved).toBeLessThanOrEqual(Math.ceil(200 * 1.1 * MARGIN) + 1);
+    // The sketch answers with its bucket's upper edge: at least the real 200, at most one bucket (10%) above.
+    expect(reserved).toBeGreaterThanOrEqual(200);
+    expect(reserved).toBeLessThanOrEqual(Math.ceil(200 * 1.1) + 1);
     // A smaller cap than the learned estimate wins.
     expect(admitted(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 50 }), clock).tokens).toBe(60);
   });
@@ -219,5 +220,53 @@ describe("a refusal caused by calls in flight", () => {
     const big = rejected(state, lim, request({ promptTokens: 10, promptExact: true, maxOutputTokens: 950 }), clock + 100);
     expect(big.inFlight).toBeUndefined();
     expect(big.retryAfterMs).toBe(MINUTE - 100);
+  });
+});
+
+describe("the pooled margin of adaptive reservations", () => {
+  /** Outputs alternating 100 and 500 tokens: mean 300, standard deviation 200. */
+  function varied(state: LimiterState, lim: Limits): number {
+    let clock = 0;
+    for (let index = 0; index < 20; index++) {
+      const reservation = admitted(state, lim, request({ promptTokens: 0, promptExact: true, maxOutputTokens: 4_096 }), clock);
+      clock += 10;
+      const output = index % 2 === 0 ? 100 : 500;
+      settle(state, lim, reservation.requestId, { tokens: output, cost: 0 }, clock, { prompt: 0, completion: output });
+    }
+    return clock + MINUTE;
+  }
+
+  it("keeps free about two standard deviations of the summed output in flight, which grows as sqrt(n), not n", () => {
+    const TPM = 10_000;
+    const state = emptyState();
+    const lim = adaptive({ tpm: TPM });
+    const clock = varied(state, lim);
+    let admittedCalls = 0;
+    let reserved = 0;
+    for (; admittedCalls < 100; admittedCalls++) {
+      const result = admit(state, lim, request({ promptTokens: 0, promptExact: true, maxOutputTokens: 4_096 }), clock);
+      if (!result.ok) break;
+      reserved += result.reservation.tokens;
+      expect(result.reservation.variance).toBeGreaterThan(0);
+    }
+    const perCall = reserved / admittedCalls;
+    expect(perCall).toBeGreaterThanOrEqual(300);
+    expect(perCall).toBeLessThan(300 * 1.15);
+    // What stays free is the margin for the calls in flight: about 2 x sigma x sqrt(n), far less than n x (p95 - mean).
+    const free = TPM - reserved;
+    const sigma = Math.sqrt(state.reservations.get([...state.reservations.keys()][0]!)!.variance!);
+    expect(free).toBeGreaterThanOrEqual(POOLED_MARGIN_SIGMAS * sigma * Math.sqrt(admittedCalls) - perCall);
+    expect(free).toBeLessThan(POOLED_MARGIN_SIGMAS * sigma * Math.sqrt(admittedCalls + 1) + perCall);
+    // A p95-with-margin reservation per call (about 565 here) would have admitted 17.
+    expect(admittedCalls).toBeGreaterThan(20);
+  });
+
+  it("is no part of what makes a request too large", () => {
+    const state = emptyState();
+    const lim = adaptive({ tpm: 400 });
+    const clock = varied(state, limits({ policy: "adaptive" }));
+    // 300 reserved + margin > 400, but the request itself fits: it waits for room, it is not too large.
+    const result = admit(state, lim, request({ promptTokens: 0, promptExact: true, maxOutputTokens: 4_096 }), clock);
+    expect(result.ok).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { MARGIN, MIN_SAMPLES, nanosToUsd, type BudgetReport, type EstimatesReport, type Snapshot, type WindowReport } from "../../limiter";
+import { MIN_SAMPLES, nanosToUsd, type BudgetReport, type EstimatesReport, type Snapshot, type WindowReport } from "../../limiter";
 import type { KeyView } from "../../objects/protocol";
 import type { KeyInfo, KeyInfoResponse } from "../../schemas/key";
 
@@ -31,7 +31,7 @@ function learnedInfo(learned: EstimatesReport): KeyInfo["usage"]["learned"] {
       output_samples: model.outputSamples,
       output_p50: model.outputP50,
       output_p95: model.outputP95,
-      output_estimate: model.outputSamples >= MIN_SAMPLES && model.outputP95 !== null ? Math.ceil(model.outputP95 * MARGIN) : null,
+      output_estimate: model.outputSamples >= MIN_SAMPLES ? model.outputMean : null,
       prompt_samples: model.promptSamples,
       prompt_ratio_p99: model.promptRatioP99,
       prompt_bound_broken_at: iso(model.promptBoundBrokenAt),
