@@ -11,6 +11,8 @@ export interface Reservation {
   readonly bucket: number;
   /** Tokens reserved in every window scope: prompt and output together, grown by top-ups. */
   readonly tokens: number;
+  /** Variance of the call's output around its adaptive (mean) reservation; pooled into admission's margin. */
+  readonly variance?: number;
   /** Of `tokens`, what was held for the prompt (the rest is output): a stream outgrowing it is topped up. */
   readonly promptTokens?: number;
   /** The prompt's upper bound, and whether it is an exact count: an inexact one is calibrated at settlement. */

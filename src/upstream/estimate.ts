@@ -1,3 +1,5 @@
+import { utf8Length } from "../tokens/segments";
+
 /**
  * Upper bounds for what a request can cost in tokens, computed before the upstream answers.
  *
@@ -12,19 +14,7 @@ export const IMAGE_TOKENS = 1_600;
 /** Room for the assistant-turn priming tokens a chat template appends. */
 const PRIMING_TOKENS = 8;
 
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
-      bytes += 4;
-      index++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+export { utf8Length };
 
 function countImages(value: unknown, depth = 0): number {
   if (depth > 64 || typeof value !== "object" || value === null) return 0;
