@@ -5,14 +5,24 @@ export const MASTER = "sk-bench-master";
 /** wrangler dev sometimes restarts its runtime (e.g. when the dev registry changes); such calls are retried. */
 export let restarts = 0;
 
-export async function api(base, path, body, token = MASTER) {
+/** Calls that timed out (an answer lost to a runtime restart never arrives) and were sent again. */
+export let timeouts = 0;
+
+export async function api(base, path, body, token = MASTER, { timeoutMs = 180_000, retryTimeouts = false } = {}) {
   for (let attempt = 1; ; attempt++) {
-    const response = await fetch(base + path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(180_000),
-    });
+    let response;
+    try {
+      response = await fetch(base + path, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      if (!retryTimeouts || error?.name !== "TimeoutError" || attempt >= 4) throw error;
+      timeouts++;
+      continue;
+    }
     const text = await response.text();
     if (response.status === 503 && text.includes("restarted mid-request") && attempt < 4) {
       restarts++;

@@ -5,7 +5,7 @@
 // next to the measured numbers; a missed target is reported as missed, never tuned away.
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { MASTER, api, chatBody, percentile, restarts, runLoad } from "./load.mjs";
+import { MASTER, api, chatBody, percentile, restarts, runLoad, timeouts } from "./load.mjs";
 import { startTopology, stopAll, stopTopology } from "./processes.mjs";
 import { utilization } from "./utilization.mjs";
 
@@ -190,10 +190,13 @@ async function boundedState(topology) {
   const rows = [];
   for (const stage of size.stateStages) {
     console.error(`  state: driving to ${stage} requests`);
-    // In chunks, so no single request runs for minutes.
+    // In chunks of a few seconds each, so no single request runs for minutes. In full runs a chunk's answer
+    // was sometimes never delivered late in the run (not reproduced alone: 20,000 hot-key admissions then 10,000
+    // here went through, see the notes); such a chunk is sent again after a minute, so the object may see a little
+    // more than the stage's count: the bound is what is measured.
     while (done < stage) {
-      const n = Math.min(10_000, stage - done);
-      await api(topology.authority.url, "/bench/admissions", { key, n, concurrency: 64 });
+      const n = Math.min(2_000, stage - done);
+      await api(topology.authority.url, "/bench/admissions", { key, n, concurrency: 64 }, MASTER, { timeoutMs: 60_000, retryTimeouts: true });
       done += n;
     }
     const stats = await api(topology.authority.url, `/bench/state?key=${encodeURIComponent(key)}`);
@@ -240,7 +243,7 @@ async function main() {
   } finally {
     stopAll();
   }
-  say(`Total run time: ${fmt((Date.now() - started) / 1000, 0)} s. Management calls retried after wrangler restarted its runtime: ${restarts}.`);
+  say(`Total run time: ${fmt((Date.now() - started) / 1000, 0)} s. Management calls retried after wrangler restarted its runtime: ${restarts}; after an answer never came: ${timeouts}.`);
   writeFileSync(quick ? "BENCHMARKS.quick.md" : "BENCHMARKS.md", report.join("\n") + "\n");
 }
 
