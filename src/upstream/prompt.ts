@@ -32,6 +32,13 @@ export interface PromptEstimate {
  */
 export const SKIP_TOKENIZER_FROM_BYTES = 32 * 1024;
 
+/**
+ * Prompts larger than this are never tokenized: natural text costs about 0.2 ms per KB, but text built to defeat
+ * the tokenizer's cache costs about 2.5 ms per KB, so an authenticated client could otherwise spend seconds of
+ * CPU per call. Above it the byte bound stands (owners calibrate it per model under the adaptive policy).
+ */
+export const MAX_TOKENIZED_BYTES = 512 * 1024;
+
 function byteBound(input: PromptInput): number {
   switch (input.kind) {
     case "chat":
@@ -79,7 +86,7 @@ export async function tokenizerFor(model: string, tokenizers: Readonly<Record<st
 export function estimatePrompt(input: PromptInput, encoding: Encoding | null, roomTokens: number | null = null): PromptEstimate {
   const bound = byteBound(input);
   const bytesOnly = { promptTokens: bound, promptExact: false, promptLowerBound: lowerBoundTokens(bound) };
-  if (encoding === null || !isEncodingLoaded(encoding)) return bytesOnly;
+  if (encoding === null || !isEncodingLoaded(encoding) || bound > MAX_TOKENIZED_BYTES) return bytesOnly;
   if (bound >= SKIP_TOKENIZER_FROM_BYTES && roomTokens !== null && bound * 20 <= roomTokens) return bytesOnly;
   const tokens = count(input, encoding);
   const exactPart = hasTools(input) ? count(withoutTools(input), encoding) : tokens;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { promptUpperBound } from "../../src/upstream/estimate";
-import { estimatePrompt, SKIP_TOKENIZER_FROM_BYTES, tokenizerFor } from "../../src/upstream/prompt";
+import { estimatePrompt, MAX_TOKENIZED_BYTES, SKIP_TOKENIZER_FROM_BYTES, tokenizerFor } from "../../src/upstream/prompt";
 
 const o200k = await tokenizerFor("gpt-4o-mini", {});
 const prose = (bytes: number) => "The quick brown fox jumps over the lazy dog. ".repeat(Math.ceil(bytes / 45)).slice(0, bytes);
@@ -35,6 +35,12 @@ describe("the front door's prompt estimate", () => {
     expect(estimatePrompt({ kind: "chat", messages }, o200k, bound * 20).promptExact).toBe(false);
     expect(estimatePrompt({ kind: "chat", messages }, o200k, bound * 20 - 1).promptExact).toBe(true);
     expect(estimatePrompt({ kind: "chat", messages }, o200k, null).promptExact).toBe(true);
+  });
+
+  it("never tokenizes a prompt above MAX_TOKENIZED_BYTES (bounded CPU per call), and bounds it by bytes", () => {
+    const messages = [{ role: "user", content: prose(MAX_TOKENIZED_BYTES + 10) }];
+    const estimate = estimatePrompt({ kind: "chat", messages }, o200k, null);
+    expect(estimate).toEqual({ promptTokens: promptUpperBound(messages), promptExact: false, promptLowerBound: Math.ceil(promptUpperBound(messages) / 256) });
   });
 
   it("always counts a small prompt, whatever the room", () => {
