@@ -1,4 +1,4 @@
-import { fits } from "./budget";
+import { fits, remaining } from "./budget";
 import { durationEstimate, MIN_SAMPLES, outputEstimate as learnedOutput, outputMoments, promptEstimate } from "./estimates";
 import { quantile, sampleCount } from "./sketch";
 import { advance, costOf, type Admission, type AdmissionRequest } from "./limiter";
@@ -17,8 +17,6 @@ interface Sizing {
   readonly prompt: number;
   /** null when the call cannot be costed (no price). */
   readonly cost: number | null;
-  /** The request may fit but its estimate exceeds the tightest token limit: it waits for an empty window. */
-  readonly alone: boolean;
 }
 
 /**
@@ -31,7 +29,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
   const { now } = advance(state, limits, clock);
   const modelLimits = ownModelLimits(limits, request.model);
   const tokenLimits = [limits.tpm, modelLimits?.tpm ?? null].filter((limit): limit is number => limit !== null);
-  const { tokens, prompt, cost, alone, variance } = size(state, limits, request, tokenLimits);
+  const { tokens, prompt, cost, variance } = size(state, limits, request, tokenLimits);
 
   const windowScopes = [WHOLE];
   if (modelLimits && (modelLimits.tpm !== null || modelLimits.rpm !== null)) windowScopes.push(modelScope(request.model));
@@ -73,13 +71,13 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
     const model = scope === WHOLE ? null : request.model;
     const budget = budgetFor(state, limits, scope, now);
     if (cost === null) {
-      rejections.push({ name: "budget", reason: "price_unknown", model, limit: limit.max, remaining: limit.max - budget.spend - budget.reserved, requested: 0, retryAfterMs: null });
+      rejections.push({ name: "budget", reason: "price_unknown", model, limit: limit.max, remaining: remaining(budget, limit), requested: 0, retryAfterMs: null });
     } else if (!fits(budget, limit, cost)) {
       rejections.push(budgetRejection(state, budget, limit, model, cost, now));
     }
   }
   const worst = pickWorst(rejections);
-  if (worst) return { ok: false, rejection: alone && worst.name === "tokens" ? { ...worst, requested: tokens } : worst };
+  if (worst) return { ok: false, rejection: worst };
 
   const reservation: Reservation = {
     requestId: request.requestId,
@@ -136,7 +134,7 @@ function pooledMargin(state: LimiterState, scope: string, variance: number): num
 function size(state: LimiterState, limits: Limits, request: AdmissionRequest, tokenLimits: number[]): Sizing {
   const strictOutput = outputBound(limits, request, tokenLimits);
   const cost = request.price ? costOf(request.price, request.promptTokens, strictOutput) : null;
-  if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, variance: 0, cost, alone: false };
+  if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, variance: 0, cost };
   const prompt = request.promptExact ? request.promptTokens : promptEstimate(state.estimates, request.model, request.promptTokens).tokens;
   const learned = outputMoments(state.estimates, request.model);
   const cap = request.maxOutputTokens ?? Number.POSITIVE_INFINITY;
@@ -146,8 +144,8 @@ function size(state: LimiterState, limits: Limits, request: AdmissionRequest, to
   const tokens = prompt + output;
   const tightest = Math.min(...tokenLimits);
   const lowerBound = request.promptLowerBound ?? (request.promptExact ? request.promptTokens : 0);
-  if (tokens > tightest && lowerBound <= tightest) return { tokens: tightest, prompt, variance: 0, cost, alone: true };
-  return { tokens, prompt, variance, cost, alone: false };
+  if (tokens > tightest && lowerBound <= tightest) return { tokens: tightest, prompt, variance: 0, cost };
+  return { tokens, prompt, variance, cost };
 }
 
 /**
