@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { sseEvents, type SseEvent } from "../helpers/proxy";
 import { describe, expect, it } from "vitest";
 import { countPromptTokens, MEDIAN_COMPLETION_TOKENS, mockUpstream, naturalCompletionTokens } from "../../src/mock-upstream";
 
@@ -17,28 +18,10 @@ async function json(response: Response): Promise<Json> {
   return (await response.json()) as Json;
 }
 
-interface SseMessage {
-  event: string | null;
-  data: string;
-}
-
-function parseSse(text: string): SseMessage[] {
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim() !== "")
-    .map((block) => {
-      let event: string | null = null;
-      const data: string[] = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data.push(line.slice(6));
-      }
-      return { event, data: data.join("\n") };
-    });
-}
+type SseMessage = SseEvent;
 
 async function sse(response: Response): Promise<{ messages: SseMessage[]; chunks: Json[]; done: boolean }> {
-  const messages = parseSse(await response.text());
+  const messages = sseEvents(await response.text());
   const done = messages.some((m) => m.data === "[DONE]");
   const chunks = messages.filter((m) => m.data !== "[DONE]").map((m) => JSON.parse(m.data) as Json);
   return { messages, chunks, done };
