@@ -46,7 +46,6 @@ export class Call {
   private readonly holds: Hold[] = [];
   private deploymentHold: DeploymentHold | null = null;
   private readonly tried = new Set<string>();
-  private keySnapshotValue: Snapshot | null = null;
   /** Top-ups under way; settlement waits for them so it lands after them at each owner. */
   private readonly growing: Promise<unknown>[] = [];
 
@@ -54,15 +53,12 @@ export class Call {
     private readonly env: Bindings,
     private readonly config: Config,
     readonly input: AdmitInput,
+    /** The key's limiter as admission left it: the numbers the rate-limit headers show. */
+    readonly keySnapshot: Snapshot,
   ) {}
 
   get requestId(): string {
     return this.input.requestId;
-  }
-
-  /** The key's limiter as admission left it: the numbers the rate-limit headers show. */
-  get keySnapshot(): Snapshot {
-    return this.keySnapshotValue!;
   }
 
   /** The deployment serving the call, or null when the model has no DEPLOYMENTS group. */
@@ -72,12 +68,11 @@ export class Call {
 
   /** Reserves the call at every owner, or throws the client's error with nothing left reserved. */
   static async admit(env: Bindings, config: Config, token: string, input: AdmitInput): Promise<Call> {
-    const call = new Call(env, config, input);
     const key = keyObject(env, token);
     // Without the key's own object the key cannot even be authenticated: always fail closed here.
     const admitted = await key.admit(input, token);
     if (admitted.kind !== "admitted") throw answerError("key", admitted, token, input.model);
-    call.keySnapshotValue = admitted.snapshot;
+    const call = new Call(env, config, input, admitted.snapshot);
     call.holds.push({ owner: key, reserved: admitted.reserved });
     try {
       if (admitted.teamId !== null) await call.admitTeam(admitted.teamId);

@@ -14,8 +14,6 @@ export const IMAGE_TOKENS = 1_600;
 /** Room for the assistant-turn priming tokens a chat template appends. */
 const PRIMING_TOKENS = 8;
 
-export { utf8Length };
-
 function countImages(value: unknown, depth = 0): number {
   if (depth > 64 || typeof value !== "object" || value === null) return 0;
   if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + countImages(item, depth + 1), 0);

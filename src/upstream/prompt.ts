@@ -6,6 +6,7 @@ import {
   lowerBoundTokens,
   responsesPromptTokens,
   textPromptTokens,
+  toolsPromptTokens,
   type Encoding,
 } from "../tokens";
 import { promptUpperBound } from "./estimate";
@@ -50,25 +51,24 @@ function byteBound(input: PromptInput): number {
   }
 }
 
-function count(input: PromptInput, encoding: Encoding): number {
+/**
+ * The prompt counted in two parts: the exact count of its text (with framing), and the safe bound of its tool
+ * and function schemas (OpenAI bills those in a rendering we can only bound). Their sum is what the endpoint's
+ * own counter (chatPromptTokens, responsesPromptTokens) gives, without counting the messages twice.
+ */
+function count(input: PromptInput, encoding: Encoding): { exact: number; tools: number } {
   switch (input.kind) {
     case "chat":
-      return chatPromptTokens({ messages: input.messages, tools: input.tools, functions: input.functions }, encoding);
+      return {
+        exact: chatPromptTokens({ messages: input.messages }, encoding),
+        tools: toolsPromptTokens(input.tools, encoding) + toolsPromptTokens(input.functions, encoding),
+      };
     case "text":
-      return textPromptTokens(input.input, encoding);
+      return { exact: textPromptTokens(input.input, encoding), tools: 0 };
     case "responses":
-      return responsesPromptTokens({ input: input.input, instructions: input.instructions, tools: input.tools }, encoding);
+      return { exact: responsesPromptTokens({ input: input.input, instructions: input.instructions }, encoding), tools: toolsPromptTokens(input.tools, encoding) };
   }
 }
-
-/** The prompt without tool and function schemas: what its exact part is (their tokens are only bounded). */
-function withoutTools(input: PromptInput): PromptInput {
-  if (input.kind === "chat") return { kind: "chat", messages: input.messages };
-  if (input.kind === "responses") return { kind: "responses", input: input.input, instructions: input.instructions };
-  return input;
-}
-
-const hasTools = (input: PromptInput) => (input.kind === "chat" && (input.tools !== undefined || input.functions !== undefined)) || (input.kind === "responses" && input.tools !== undefined);
 
 /** The model's encoding, loaded: the first prompt of an encoding in an isolate waits for its vocabulary once. */
 export async function tokenizerFor(model: string, tokenizers: Readonly<Record<string, string>>): Promise<Encoding | null> {
@@ -88,7 +88,6 @@ export function estimatePrompt(input: PromptInput, encoding: Encoding | null, ro
   const bytesOnly = { promptTokens: bound, promptExact: false, promptLowerBound: lowerBoundTokens(bound) };
   if (encoding === null || !isEncodingLoaded(encoding) || bound > MAX_TOKENIZED_BYTES) return bytesOnly;
   if (bound >= SKIP_TOKENIZER_FROM_BYTES && roomTokens !== null && bound * 20 <= roomTokens) return bytesOnly;
-  const tokens = count(input, encoding);
-  const exactPart = hasTools(input) ? count(withoutTools(input), encoding) : tokens;
-  return { promptTokens: tokens, promptExact: true, promptLowerBound: Math.min(exactPart, tokens) };
+  const { exact, tools } = count(input, encoding);
+  return { promptTokens: exact + tools, promptExact: true, promptLowerBound: exact };
 }
