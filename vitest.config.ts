@@ -21,7 +21,18 @@ export default defineConfig({
               { id: "failover-b", base_url: "http://failover-b.test/v1", api_key_secret: "FAILOVER_B_KEY", model: "upstream-b" },
               { id: "failover-c", base_url: "http://failover-c.test/v1", model: "upstream-c" },
             ],
+            // Anthropic's own API (answered by fetch spies): x-api-key and anthropic-version, Messages calls only.
+            "claude-direct": [
+              { id: "anthropic-direct", api: "anthropic", base_url: "http://anthropic.test", api_key_secret: "ANTHROPIC_DIRECT_KEY", model: "claude-sonnet-4-20250514" },
+            ],
+            // Provider-faithful counting on the embedded mock: Anthropic's ITPM/OTPM, OpenAI's request-time TPM.
+            "claude-itpm": [{ id: "claude-itpm-1", api: "anthropic", base_url: "", model: "claude-sonnet-4-20250514", itpm: 3000, otpm: 400 }],
+            "claude-itpm-reads": [
+              { id: "claude-itpm-reads-1", api: "anthropic", base_url: "", model: "claude-sonnet-4-20250514", itpm: 3000, itpm_counts_cache_reads: true },
+            ],
+            "openai-request-time": [{ id: "openai-request-time-1", base_url: "", model: "gpt-4o-mini", tpm: 1000, tpm_counting: "request_time" }],
           }),
+          ANTHROPIC_DIRECT_KEY: "sk-ant-deployment-secret",
           FAILOVER_A_KEY: "sk-deployment-a",
           FAILOVER_B_KEY: "sk-deployment-b",
         },

@@ -4,6 +4,7 @@ import { withConfig } from "./http/config-middleware";
 import { corsPolicy } from "./http/cors-policy";
 import { headerLimits } from "./http/header-limits";
 import { managementGate } from "./http/management-gate";
+import { dialectOf, errorResponse } from "./http/dialect";
 import { ApiError, routeNotFound } from "./http/errors";
 import { ConfigError } from "./config/config";
 import { health } from "./routes/health";
@@ -17,7 +18,7 @@ export const app = new Hono<AppEnv>();
 app.use("*", withConfig);
 app.use("*", headerLimits);
 for (const prefix of ["/key/*", "/team/*", "/spend/*"]) app.use(prefix, managementGate);
-for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models"]) app.use(prefix, corsPolicy);
+for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models", "/messages", "/messages/*"]) app.use(prefix, corsPolicy);
 app.route("/", health);
 app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
@@ -30,16 +31,19 @@ app.notFound((c) => {
   const path = new URL(c.req.url).pathname;
   if (KNOWN_PATHS.has(path)) {
     const allowed = [...new Set(app.routes.filter((route) => route.path === path && route.method !== "ALL").map((route) => route.method))];
-    return new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on ${path}; use ${allowed.join(", ")}.`, {
+    return errorResponse(new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on ${path}; use ${allowed.join(", ")}.`, {
       headers: { allow: allowed.join(", ") },
-    }).toResponse();
+    }), dialectOf(path));
   }
-  return routeNotFound(c.req.method, path).toResponse();
+  return errorResponse(routeNotFound(c.req.method, path), dialectOf(path));
 });
 
+/** Every error leaves in the dialect of the endpoint that was called (OpenAI's, or Anthropic's on /v1/messages). */
 app.onError((error, c) => {
-  if (error instanceof ApiError) return error.toResponse();
-  if (error instanceof ConfigError) return new ApiError("invalid_configuration", error.message).toResponse();
-  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error instanceof Error ? error.message : error);
-  return new ApiError("internal_error", "Internal error; the request was not completed.").toResponse();
+  const path = new URL(c.req.url).pathname;
+  const answer = (apiError: ApiError) => errorResponse(apiError, dialectOf(path));
+  if (error instanceof ApiError) return answer(error);
+  if (error instanceof ConfigError) return answer(new ApiError("invalid_configuration", error.message));
+  console.error(`unhandled error on ${c.req.method} ${path}:`, error instanceof Error ? error.message : error);
+  return answer(new ApiError("internal_error", "Internal error; the request was not completed."));
 });

@@ -10,7 +10,7 @@ import { admit, emptyState, settle, type Limits } from "../../src/limiter";
 import { keyLimits } from "../../src/objects/limits";
 import { keyObject } from "../../src/stubs";
 import { callUpstream } from "../../src/upstream/forward";
-import { usageOf } from "../../src/upstream/usage";
+import { openAiUsage } from "../../src/upstream/usage";
 import type { KeyObject } from "./objects";
 
 /**
@@ -54,7 +54,7 @@ benchRoutes.post("/bench/local/v1/chat/completions", async (c) => {
   if (!admission.ok) throw new ApiError("tpm_limit_exceeded", "Replica-local limit exceeded.");
   const upstream = await callUpstream(c.var.config, { path: "/v1/chat/completions", body, clientHeaders: c.req.raw.headers, requestId: id, clientSignal: c.req.raw.signal });
   const payload = await upstream.json();
-  const usage = usageOf(payload);
+  const usage = openAiUsage.answer(payload);
   settle(entry.state, entry.limits, id, { tokens: usage ? usage.prompt + usage.completion : 0, cost: 0 }, Date.now());
   entry.state.changed.clear();
   return c.json(payload as object);

@@ -1,10 +1,10 @@
 import type { Bindings } from "../bindings";
 import type { Config } from "../config/config";
 import type { Deployment } from "../config/deployments";
-import { costOf, usdToNanos, type Snapshot } from "../limiter";
+import type { Dialect } from "../http/dialect";
+import { costOf, usdToNanos, type Snapshot, type TokenSplit, type Usage } from "../limiter";
 import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
 import { deploymentObject, keyObject, teamObject } from "../stubs";
-import type { TokenUsage } from "../upstream/usage";
 import { admitDeployment, reachOrSkip, type DeploymentHold } from "./deployments";
 import { answerError } from "./owner-error";
 
@@ -55,6 +55,8 @@ export class Call {
     readonly input: AdmitInput,
     /** The key's limiter as admission left it: the numbers the rate-limit headers show. */
     readonly keySnapshot: Snapshot,
+    /** The API the client speaks: only deployments that speak it can serve the call. */
+    readonly dialect: Dialect,
   ) {}
 
   get requestId(): string {
@@ -67,17 +69,17 @@ export class Call {
   }
 
   /** Reserves the call at every owner, or throws the client's error with nothing left reserved. */
-  static async admit(env: Bindings, config: Config, token: string, input: AdmitInput): Promise<Call> {
+  static async admit(env: Bindings, config: Config, token: string, input: AdmitInput, dialect: Dialect): Promise<Call> {
     const key = keyObject(env, token);
     // Without the key's own object the key cannot even be authenticated: always fail closed here.
     const admitted = await key.admit(input, token);
     if (admitted.kind !== "admitted") throw answerError("key", admitted, token, input.model);
-    const call = new Call(env, config, input, admitted.snapshot);
+    const call = new Call(env, config, input, admitted.snapshot, dialect);
     call.holds.push({ owner: key, reserved: admitted.reserved });
     try {
       if (admitted.teamId !== null) await call.admitTeam(admitted.teamId);
       const group = config.deployments[input.model];
-      if (group) call.deploymentHold = await admitDeployment(env, config, group, input, call.tried);
+      if (group) call.deploymentHold = await admitDeployment(env, config, group, input, call.tried, dialect);
       return call;
     } catch (error) {
       await Promise.all(call.holds.map((hold) => hold.owner.withdraw(input.requestId)));
@@ -110,18 +112,23 @@ export class Call {
     await failed.owner.finish(this.requestId, null);
     this.deploymentHold = null;
     try {
-      this.deploymentHold = await admitDeployment(this.env, this.config, group, this.input, this.tried);
+      this.deploymentHold = await admitDeployment(this.env, this.config, group, this.input, this.tried, this.dialect);
       return true;
     } catch {
       return false;
     }
   }
 
-  /** The cost of real usage: LiteLLM's own per-call cost when it sent one, else the price table. */
-  costOf(usage: TokenUsage, upstreamCost: string | null): number {
+  /**
+   * What real usage cost and where the price came from: LiteLLM's own per-call cost when it sent one, else the
+   * price the call was admitted with (cache reads and writes at their own rates), else nothing known.
+   */
+  costOf(split: TokenSplit, upstreamCost: string | null): Usage {
+    const tokens = split.prompt + split.completion;
     const reported = upstreamCost === null ? Number.NaN : Number(upstreamCost);
-    if (Number.isFinite(reported) && reported >= 0) return usdToNanos(reported);
-    return this.input.price ? costOf(this.input.price, usage.prompt, usage.completion) : 0;
+    if (Number.isFinite(reported) && reported >= 0) return { tokens, cost: usdToNanos(reported), priceSource: UPSTREAM_COST };
+    if (!this.input.price) return { tokens, cost: 0, priceSource: "unknown" };
+    return { tokens, cost: costOf(this.input.price, split), ...(this.input.priceSource ? { priceSource: this.input.priceSource } : {}) };
   }
 
   /**
@@ -141,9 +148,7 @@ export class Call {
     }
   }
 
-  settle(usage: TokenUsage, cost: number): Promise<unknown> {
-    const used = { tokens: usage.prompt + usage.completion, cost };
-    const split = { prompt: usage.prompt, completion: usage.completion };
+  settle(split: TokenSplit, used: Usage): Promise<unknown> {
     return this.end((hold) => hold.owner.finish(this.requestId, used, split));
   }
 
@@ -168,6 +173,9 @@ export class Call {
     return Promise.all(this.allHolds().map((hold) => withRetries(() => each(hold))));
   }
 }
+
+/** The price source named in the spend log when LiteLLM's x-litellm-response-cost priced the call. */
+export const UPSTREAM_COST = "upstream";
 
 /** Upstream attempts per call when deployments fail over (the first one included). */
 export const MAX_ATTEMPTS = 3;

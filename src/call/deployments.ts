@@ -1,6 +1,7 @@
 import type { Bindings } from "../bindings";
 import type { Config } from "../config/config";
-import type { Deployment } from "../config/deployments";
+import { servesDialect, type Deployment } from "../config/deployments";
+import type { Dialect } from "../http/dialect";
 import { ApiError } from "../http/errors";
 import type { Snapshot } from "../limiter";
 import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
@@ -35,10 +36,11 @@ export async function admitDeployment(
   group: readonly Deployment[],
   input: AdmitInput,
   tried: ReadonlySet<string>,
+  dialect: Dialect,
 ): Promise<DeploymentHold> {
   const now = Date.now();
   const candidates = group
-    .filter((deployment) => !tried.has(deployment.id))
+    .filter((deployment) => !tried.has(deployment.id) && servesDialect(deployment, dialect))
     .sort((a, b) => expectedRoom(b, now) - expectedRoom(a, now));
   let soonest: { wait: number; error: ApiError } | null = null;
   for (const deployment of candidates) {

@@ -12,11 +12,17 @@ export const corsPolicy = createMiddleware<AppEnv>(async (c, next) => {
   return cors({
     origin: (origin) => (allowed.includes("*") || allowed.includes(origin) ? origin : null),
     allowMethods: ["GET", "POST", "OPTIONS"],
-    allowHeaders: ["authorization", "content-type", "x-api-key", "api-key", "openai-organization", "openai-project", "x-stainless-*"],
+    allowHeaders: [
+      "authorization", "content-type", "x-api-key", "api-key", "openai-organization", "openai-project", "x-stainless-*",
+      "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
+    ],
     exposeHeaders: [
       "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
       "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
       "retry-after", "retry-after-ms", "x-should-retry", "x-litellm-call-id", "x-litellm-response-cost",
+      ...["requests", "tokens", "input-tokens", "output-tokens"].flatMap((kind) =>
+        ["limit", "remaining", "reset"].map((part) => `anthropic-ratelimit-${kind}-${part}`),
+      ),
     ],
     maxAge: 600,
   })(c, next);

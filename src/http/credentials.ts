@@ -17,7 +17,7 @@ export function credential(c: Context): string {
     const value = c.req.header(header)?.trim();
     if (value) found.add(value);
   }
-  if (found.size === 0) throw new ApiError("invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'.");
+  if (found.size === 0) throw new ApiError("invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
   if (found.size > 1) throw badRequest("ambiguous_credentials", "More than one different API key was sent; send exactly one.");
   const [value] = found;
   return value!;

@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Snapshot } from "../limiter";
 
 /** OpenAI's error types, which every SDK maps to its exception classes, plus LiteLLM's budget type. */
 export type ErrorType =
@@ -48,6 +49,8 @@ export const ERRORS = {
   // 429: the limits; request_exceeds_limit says budget_exceeded instead when the limit is money.
   rpm_limit_exceeded: error(429, "rate_limit_error"),
   tpm_limit_exceeded: error(429, "rate_limit_error"),
+  itpm_limit_exceeded: error(429, "rate_limit_error"),
+  otpm_limit_exceeded: error(429, "rate_limit_error"),
   max_parallel_requests_exceeded: error(429, "rate_limit_error"),
   request_exceeds_limit: error(429, "rate_limit_error"),
   budget_exceeded: error(429, "budget_exceeded"),
@@ -77,6 +80,8 @@ export interface ErrorOptions {
    */
   readonly type?: ErrorType;
   readonly status?: ContentfulStatusCode;
+  /** The key's limiter state behind a 429, so each dialect can write its own rate-limit headers from it. */
+  readonly snapshot?: Snapshot;
 }
 
 /** The OpenAI error body every SDK parses; also used for upstream errors passed through with their own code. */

@@ -9,6 +9,8 @@ export type Scope = "key" | "team" | "deployment";
 const CODES = {
   requests: "rpm_limit_exceeded",
   tokens: "tpm_limit_exceeded",
+  input_tokens: "itpm_limit_exceeded",
+  output_tokens: "otpm_limit_exceeded",
   parallel_requests: "max_parallel_requests_exceeded",
   budget: "budget_exceeded",
 } as const;
@@ -16,6 +18,8 @@ const CODES = {
 const SETTINGS = {
   requests: ["rpm_limit", "model_rpm_limit", "requests per window"],
   tokens: ["tpm_limit", "model_tpm_limit", "tokens per window"],
+  input_tokens: ["itpm", "itpm", "input tokens per window"],
+  output_tokens: ["otpm", "otpm", "output tokens per window"],
   parallel_requests: ["max_parallel_requests", "max_parallel_requests", "parallel requests"],
   budget: ["max_budget", "model_max_budget", "budget (USD)"],
 } as const;
@@ -67,6 +71,7 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
   return new ApiError(tooLarge ? "request_exceeds_limit" : CODES[rejection.name], message, {
     type: money ? "budget_exceeded" : "rate_limit_error",
     headers,
+    ...(snapshot && scope === "key" ? { snapshot } : {}),
     details: {
       limit: {
         scope,

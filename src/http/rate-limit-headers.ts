@@ -26,3 +26,23 @@ export function rateLimitHeaders(snapshot: Snapshot): Record<string, string> {
   }
   return headers;
 }
+
+/**
+ * Anthropic's anthropic-ratelimit-* headers from the same snapshot, resets as RFC 3339 instants. A key has one
+ * token limit for input and output together, so the input-tokens and output-tokens headers show that same
+ * window: either kind of token uses it up.
+ */
+export function anthropicRateLimitHeaders(snapshot: Snapshot): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const { window, at } = snapshot;
+  const set = (kind: string, limit: number, used: number, resetMs: number) => {
+    headers[`anthropic-ratelimit-${kind}-limit`] = String(limit);
+    headers[`anthropic-ratelimit-${kind}-remaining`] = String(Math.max(0, limit - used));
+    headers[`anthropic-ratelimit-${kind}-reset`] = new Date(at + resetMs).toISOString().replace(/\.\d{3}Z$/, "Z");
+  };
+  if (window.requestsLimit !== null) set("requests", window.requestsLimit, window.requests, window.requestsResetMs);
+  if (window.tokensLimit !== null) {
+    for (const kind of ["tokens", "input-tokens", "output-tokens"]) set(kind, window.tokensLimit, window.tokens, window.tokensResetMs);
+  }
+  return headers;
+}

@@ -1,11 +1,12 @@
 import { fits, remaining } from "./budget";
 import { durationEstimate, MIN_SAMPLES, outputEstimate as learnedOutput, outputMoments, promptEstimate } from "./estimates";
 import { quantile, sampleCount } from "./sketch";
-import { advance, costOf, type Admission, type AdmissionRequest } from "./limiter";
+import { advance, worstCost, type Admission, type AdmissionRequest } from "./limiter";
 import type { Limits } from "./limits";
 import { budgetRejection, parallelHint, pickWorst, windowRejection, type Rejection } from "./rejections";
 import { budgetFor, budgetLimitFor, ownModelLimits } from "./scopes";
-import { budgetEntry, modelScope, reservationEntry, WHOLE, windowEntry, type LimiterState, type Reservation } from "./state";
+import { heldIn } from "./portions";
+import { budgetEntry, INPUT, modelScope, OUTPUT, reservationEntry, WHOLE, windowEntry, type LimiterState, type Reservation } from "./state";
 import { bucketTime, charge, usage, waitFor } from "./window";
 
 /** What one call reserves: tokens in every window scope, money at its worst case. */
@@ -33,6 +34,13 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
 
   const windowScopes = [WHOLE];
   if (modelLimits && (modelLimits.tpm !== null || modelLimits.rpm !== null)) windowScopes.push(modelScope(request.model));
+  const inputTpm = limits.inputTpm ?? null;
+  const outputTpm = limits.outputTpm ?? null;
+  if (inputTpm !== null) windowScopes.push(INPUT);
+  if (outputTpm !== null) windowScopes.push(OUTPUT);
+  // A prompt above the input limit whose lower bound fits is held at the limit: admitted alone, like tokens.
+  const lowerBound = request.promptLowerBound ?? (request.promptExact ? request.promptTokens : 0);
+  const inputTokens = inputTpm !== null && prompt > inputTpm && lowerBound <= inputTpm ? inputTpm : prompt;
   const budgetScopes = [WHOLE];
   if (modelLimits?.budget) budgetScopes.push(modelScope(request.model));
 
@@ -48,7 +56,15 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
       retryAfterMs: limits.maxParallel === 0 ? null : parallelHint(state, now),
     });
   }
+  for (const [scope, limit, name] of [[INPUT, inputTpm, "input_tokens"], [OUTPUT, outputTpm, "output_tokens"]] as const) {
+    if (limit === null) continue;
+    const window = state.windows.get(scope) ?? { buckets: [] };
+    const need = heldIn(scope, { tokens, promptTokens: Math.min(prompt, tokens), inputTokens });
+    const wait = waitFor(window, "tokens", need, limit, now, limits.windowMs);
+    if (wait !== 0) rejections.push(windowRejection(name, null, limit, usage(window).tokens, need, wait));
+  }
   for (const scope of windowScopes) {
+    if (scope === INPUT || scope === OUTPUT) continue;
     const model = scope === WHOLE ? null : request.model;
     const rpm = model === null ? limits.rpm : (modelLimits?.rpm ?? null);
     const tpm = model === null ? limits.tpm : (modelLimits?.tpm ?? null);
@@ -86,6 +102,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
     bucket: bucketTime(now, limits.windowMs),
     tokens,
     promptTokens: Math.min(prompt, tokens),
+    ...(inputTpm !== null ? { inputTokens } : {}),
     ...(variance > 0 ? { variance } : {}),
     cost: cost ?? 0,
     expiresAt: now + limits.reservationTtlMs,
@@ -97,7 +114,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
   for (const scope of windowScopes) {
     let window = state.windows.get(scope);
     if (!window) state.windows.set(scope, (window = { buckets: [] }));
-    charge(window, reservation.bucket, tokens, 1);
+    charge(window, reservation.bucket, heldIn(scope, reservation), 1);
     state.changed.add(windowEntry(scope, reservation.bucket));
   }
   for (const scope of budgetScopes) {
@@ -133,13 +150,18 @@ function pooledMargin(state: LimiterState, scope: string, variance: number): num
  */
 function size(state: LimiterState, limits: Limits, request: AdmissionRequest, tokenLimits: number[]): Sizing {
   const strictOutput = outputBound(limits, request, tokenLimits);
-  const cost = request.price ? costOf(request.price, request.promptTokens, strictOutput) : null;
+  const cost = request.price ? worstCost(request.price, request.promptTokens, strictOutput, request.cacheWrites === true) : null;
   if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, variance: 0, cost };
   const prompt = request.promptExact ? request.promptTokens : promptEstimate(state.estimates, request.model, request.promptTokens).tokens;
   const learned = outputMoments(state.estimates, request.model);
   const cap = request.maxOutputTokens ?? Number.POSITIVE_INFINITY;
-  const pooled = learned !== null && Math.ceil(learned.mean) < cap;
-  const output = pooled ? Math.ceil(learned.mean) : learnedOutput(state.estimates, request.model, request.maxOutputTokens, strictOutput).tokens;
+  // A provider counting output separately estimates it from the cap at the start (Anthropic's OTPM): so do we.
+  const pooled = learned !== null && Math.ceil(learned.mean) < cap && (limits.outputTpm ?? null) === null;
+  const output = pooled
+    ? Math.ceil(learned.mean)
+    : (limits.outputTpm ?? null) !== null
+      ? strictOutput
+      : learnedOutput(state.estimates, request.model, request.maxOutputTokens, strictOutput).tokens;
   const variance = pooled ? learned.variance : 0;
   const tokens = prompt + output;
   const tightest = Math.min(...tokenLimits);

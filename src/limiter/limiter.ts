@@ -3,6 +3,7 @@ import { learn } from "./estimates";
 import { UNLIMITED_BUDGET, type Limits } from "./limits";
 import type { Rejection } from "./rejections";
 import { budgetLimitFor } from "./scopes";
+import { heldIn, usedIn } from "./portions";
 import { budgetEntry, metaEntry, reservationEntry, windowEntry, type LimiterState, type Reservation } from "./state";
 import { adjust, prune } from "./window";
 
@@ -10,6 +11,12 @@ export interface Price {
   /** Nano-dollars per token; may be fractional. */
   readonly input: number;
   readonly output: number;
+  /** Cached prompt tokens read (Anthropic cache reads, OpenAI cached_tokens); absent = the input price. */
+  readonly cacheRead?: number;
+  /** Prompt tokens written to the cache (Anthropic's 5-minute writes); absent = the input price. */
+  readonly cacheWrite?: number;
+  /** Anthropic's 1-hour cache writes; absent = cacheWrite. */
+  readonly cacheWrite1h?: number;
 }
 
 export interface AdmissionRequest {
@@ -25,6 +32,8 @@ export interface AdmissionRequest {
   readonly maxOutputTokens: number | null;
   /** null when the model has no known price. */
   readonly price: Price | null;
+  /** The prompt may be written to a prompt cache (it marks cache_control): its money is reserved at the write price. */
+  readonly cacheWrites?: boolean;
 }
 
 export type Admission =
@@ -40,11 +49,16 @@ export interface Settlement {
   readonly tokens: number;
   readonly cost: number;
   readonly at: number;
+  /** The upstream's report of the call's tokens, when it settled from one. */
+  readonly split?: TokenSplit;
+  readonly priceSource?: string;
 }
 
 export interface Usage {
   readonly tokens: number;
   readonly cost: number;
+  /** Where the cost's price came from (the price database, MODEL_PRICES, the upstream's own figure). */
+  readonly priceSource?: string;
 }
 
 const LATENCY_SMOOTHING = 0.2;
@@ -85,10 +99,20 @@ function rollBudgets(state: LimiterState, limits: Limits, at: number, scheduledO
   }
 }
 
-/** How a call's tokens split, as the upstream reported them: what the owner learns its estimates from. */
+/**
+ * How a call's tokens split, as the upstream reported them: what the owner learns its estimates from, what
+ * input and output windows count, and what cost is computed from. `prompt` is every prompt token, cached ones
+ * included (OpenAI's prompt_tokens; Anthropic's input + cache writes + cache reads); the cache counts are parts
+ * of it. Reasoning tokens are part of `completion`, as every provider bills them as output.
+ */
 export interface TokenSplit {
   readonly prompt: number;
   readonly completion: number;
+  readonly cacheRead?: number;
+  /** Every cache write, 1-hour ones included. */
+  readonly cacheWrite?: number;
+  /** Of cacheWrite, the writes with a 1-hour lifetime. */
+  readonly cacheWrite1h?: number;
 }
 
 /**
@@ -108,7 +132,7 @@ export function settle(state: LimiterState, limits: Limits, requestId: string, u
     ...(split ? { outputTokens: split.completion } : {}),
     ...(calibrate ? { promptRatio: split.prompt / reservation.promptBound! } : {}),
   }, now);
-  return finish(state, limits, reservation, "settled", used, now);
+  return finish(state, limits, reservation, "settled", used, now, split);
 }
 
 /**
@@ -124,7 +148,8 @@ export function extend(state: LimiterState, limits: Limits, requestId: string, t
   const grown: Reservation = { ...reservation, tokens: reservation.tokens + Math.ceil(tokens) };
   for (const scope of reservation.windows) {
     const window = state.windows.get(scope);
-    if (window && adjust(window, reservation.bucket, grown.tokens - reservation.tokens, 0)) state.changed.add(windowEntry(scope, reservation.bucket));
+    const delta = heldIn(scope, grown) - heldIn(scope, reservation);
+    if (window && delta !== 0 && adjust(window, reservation.bucket, delta, 0)) state.changed.add(windowEntry(scope, reservation.bucket));
   }
   state.reservations.set(requestId, grown);
   state.changed.add(reservationEntry(requestId));
@@ -145,11 +170,15 @@ export function cancel(state: LimiterState, limits: Limits, requestId: string, c
   return reservation ? finish(state, limits, reservation, "cancelled", { tokens: 0, cost: 0 }, now) : null;
 }
 
-function finish(state: LimiterState, limits: Limits, reservation: Reservation, outcome: Outcome, used: Usage, now: number): Settlement {
+function finish(state: LimiterState, limits: Limits, reservation: Reservation, outcome: Outcome, used: Usage, now: number, split?: TokenSplit): Settlement {
   const requestDelta = outcome === "cancelled" ? -1 : 0;
+  // A provider that counts at request time keeps what the call reserved once the call reached it.
+  const keep = limits.keepReservation === true && (outcome === "settled" || outcome === "expired");
   for (const scope of reservation.windows) {
     const window = state.windows.get(scope);
-    if (window && adjust(window, reservation.bucket, used.tokens - reservation.tokens, requestDelta)) {
+    const held = heldIn(scope, reservation);
+    const counted = usedIn(scope, reservation, { tokens: used.tokens, ...split }, limits);
+    if (window && adjust(window, reservation.bucket, (keep ? Math.max(held, counted) : counted) - held, requestDelta)) {
       state.changed.add(windowEntry(scope, reservation.bucket));
     }
   }
@@ -162,11 +191,41 @@ function finish(state: LimiterState, limits: Limits, reservation: Reservation, o
   }
   state.reservations.delete(reservation.requestId);
   state.changed.add(reservationEntry(reservation.requestId));
-  return { reservation, outcome, tokens: used.tokens, cost: used.cost, at: now };
+  return {
+    reservation,
+    outcome,
+    tokens: used.tokens,
+    cost: used.cost,
+    at: now,
+    ...(split ? { split } : {}),
+    ...(used.priceSource !== undefined ? { priceSource: used.priceSource } : {}),
+  };
 }
 
-export function costOf(price: Price, inputTokens: number, outputTokens: number): number {
-  return Math.ceil(price.input * inputTokens + price.output * outputTokens);
+/** The cost of real usage, each kind of prompt token at its own price. */
+export function costOf(price: Price, split: TokenSplit): number {
+  const read = Math.min(split.cacheRead ?? 0, split.prompt);
+  const written = Math.min(split.cacheWrite ?? 0, split.prompt - read);
+  const written1h = Math.min(split.cacheWrite1h ?? 0, written);
+  const plain = split.prompt - read - written;
+  const write = price.cacheWrite ?? price.input;
+  return Math.ceil(
+    price.input * plain +
+      (price.cacheRead ?? price.input) * read +
+      write * (written - written1h) +
+      (price.cacheWrite1h ?? write) * written1h +
+      price.output * split.completion,
+  );
+}
+
+/**
+ * The most a call can cost: every prompt token at the dearest rate it may be billed at (a cache write, when the
+ * prompt marks cache_control), plus the whole output cap. Money is reserved at this, never at an estimate.
+ */
+export function worstCost(price: Price, promptTokens: number, outputTokens: number, cacheWrites: boolean): number {
+  const write = Math.max(price.cacheWrite ?? price.input, price.cacheWrite1h ?? price.cacheWrite ?? price.input);
+  const perPrompt = cacheWrites ? Math.max(price.input, write) : price.input;
+  return Math.ceil(perPrompt * promptTokens + price.output * outputTokens);
 }
 
 export type { Rejection };

@@ -33,6 +33,20 @@ export interface Limits {
   /** A reservation never settled by its front door is charged at its estimate after this long. */
   readonly reservationTtlMs: number;
   readonly policy: ReservationPolicy;
+  /**
+   * Separate input and output token limits per window, as Anthropic counts a deployment's ITPM and OTPM
+   * (optional; null = none). The output part of a reservation is sized at the client's cap when outputTpm is
+   * set, as the provider estimates it from max_tokens at the start.
+   */
+  readonly inputTpm?: number | null;
+  readonly outputTpm?: number | null;
+  /** Whether cache reads count toward inputTpm (older Anthropic models); current models do not count them. */
+  readonly inputCountsCacheReads?: boolean;
+  /**
+   * Windows keep what a call reserved instead of settling to its real usage (never less than the real usage),
+   * as OpenAI and Azure OpenAI count a deployment's TPM at request time. Money still settles to real cost.
+   */
+  readonly keepReservation?: boolean;
 }
 
 export const UNLIMITED_BUDGET: BudgetLimit = { max: null, soft: null, period: null };

@@ -1,7 +1,8 @@
 import { remaining, type Budget, type BudgetLimit } from "./budget";
 import type { LimiterState, Reservation } from "./state";
 
-export type LimitName = "requests" | "tokens" | "parallel_requests" | "budget";
+/** input_tokens and output_tokens are the separate input and output limits (Anthropic's ITPM and OTPM). */
+export type LimitName = "requests" | "tokens" | "input_tokens" | "output_tokens" | "parallel_requests" | "budget";
 
 export interface Rejection {
   readonly name: LimitName;
@@ -25,7 +26,7 @@ export interface Rejection {
 const MIN_HINT_MS = 10;
 
 export function windowRejection(
-  name: "requests" | "tokens",
+  name: "requests" | "tokens" | "input_tokens" | "output_tokens",
   model: string | null,
   limit: number,
   used: number,

@@ -15,6 +15,8 @@ export interface Reservation {
   readonly variance?: number;
   /** Of `tokens`, what was held for the prompt (the rest is output): a stream outgrowing it is topped up. */
   readonly promptTokens?: number;
+  /** Tokens charged to the INPUT window, when the owner has one: the prompt part, capped at that limit. */
+  readonly inputTokens?: number;
   /** The prompt's upper bound, and whether it is an exact count: an inexact one is calibrated at settlement. */
   readonly promptBound?: number;
   readonly promptExact?: boolean;
@@ -43,6 +45,9 @@ export interface LimiterState {
 }
 
 export const WHOLE = "*";
+/** Window scopes that count only the input or only the output part of each call (inputTpm / outputTpm). */
+export const INPUT = "input";
+export const OUTPUT = "output";
 const MODEL_SCOPE = "model:";
 export const modelScope = (model: string): string => `${MODEL_SCOPE}${model}`;
 export const modelOfScope = (scope: string): string => scope.slice(MODEL_SCOPE.length);

@@ -1,11 +1,13 @@
 /**
- * Embedded OpenAI-compatible upstream. It runs in-process (no network hop) so
+ * Embedded OpenAI-compatible upstream, which also speaks Anthropic's Messages API (/v1/messages, with
+ * simulated prompt caching, and /v1/messages/count_tokens). It runs in-process (no network hop) so
  * the gateway works without a configured provider and tests get exact,
  * deterministic token counts plus header-driven latency, length and fault
  * injection (the x-mock-* headers are listed in controls.ts). Answers stop on
  * their own like a real model's: a natural length drawn from a hash of the
  * prompt (log-normal, median 300 tokens), cut by the request's cap.
  */
+import { anthropicError, anthropicFault, isAnthropicPath } from "./anthropic-errors";
 import {
   embeddingsBodySchema,
   generationBodySchema,
@@ -20,6 +22,7 @@ import type { MockContext } from "./context";
 import { parseMockControls, successHeaders } from "./controls";
 import { embeddings } from "./embeddings";
 import { errorResponse, notFound } from "./errors";
+import { countMessageTokens, messages } from "./messages";
 import { listModels, retrieveModel } from "./models";
 import { normalizePath } from "./paths";
 import { responses } from "./responses";
@@ -33,6 +36,11 @@ export {
   naturalCompletionTokens,
 } from "./tokens";
 export { parseMockControls, type MockControls } from "./controls";
+export { anthropicErrorType, type AnthropicErrorBody } from "./anthropic-errors";
+export { anthropicPromptTokens } from "./anthropic-prompt";
+export { CACHE_LOOKBACK_BLOCKS, MAX_CACHE_BREAKPOINTS, MIN_CACHEABLE_PROMPT_TOKENS } from "./cache-plan";
+export type { AnthropicMessage, AnthropicUsage } from "./messages";
+export { clearPromptCache } from "./prompt-cache";
 export { MOCK_MODEL_IDS } from "./models";
 export { EMBEDDING_DIMENSIONS } from "./embeddings";
 
@@ -63,6 +71,8 @@ const POST_ROUTES: Readonly<Record<string, Handler>> = {
   "/completions": generation(textCompletions),
   "/responses": generation(responses),
   "/embeddings": embeddingsHandler,
+  "/messages": messages,
+  "/messages/count_tokens": countMessageTokens,
 };
 
 function faultResponse(status: number): Response {
@@ -85,11 +95,12 @@ export async function mockUpstream(request: Request): Promise<Response> {
   // Behave like fetch: an already-aborted request never produces a response.
   signal.throwIfAborted();
   const controls = parseMockControls(request.headers);
-  if (controls.latencyMs > 0) await sleep(controls.latencyMs, signal);
-  if (controls.status !== null) return faultResponse(controls.status);
-
   const url = new URL(request.url);
   const path = normalizePath(url.pathname);
+  const anthropic = isAnthropicPath(path);
+  if (controls.latencyMs > 0) await sleep(controls.latencyMs, signal);
+  if (controls.status !== null) return anthropic ? anthropicFault(controls.status) : faultResponse(controls.status);
+
   const method = request.method.toUpperCase();
   const ctx: MockContext = { controls, signal, headers: successHeaders(controls) };
 
@@ -104,5 +115,6 @@ export async function mockUpstream(request: Request): Promise<Response> {
     const handler = POST_ROUTES[path];
     if (handler !== undefined) return handler(request, ctx);
   }
+  if (anthropic) return anthropicError(404, `Unknown request URL: ${method} ${url.pathname}.`);
   return notFound(method, url.pathname);
 }

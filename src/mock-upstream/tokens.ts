@@ -1,23 +1,15 @@
 import { fnv1a, mulberry32 } from "./hash";
 import { chatPromptTokens, countText, encodingFor, isEncodingLoaded, responsesPromptTokens, textPromptTokens } from "../tokens";
+import { anthropicPromptTokens } from "./anthropic-prompt";
 import { normalizePath } from "./paths";
+import { isRecord, PER_MESSAGE_TOKENS, PER_REQUEST_TOKENS, textTokens } from "./text";
 
 /** One mock "token" of generated text; streams emit exactly one per content chunk. */
 export const MOCK_TOKEN = "tok ";
 
-const PER_MESSAGE_TOKENS = 3;
-const PER_REQUEST_TOKENS = 3;
-
 const encoder = new TextEncoder();
 
-/** Characters are UTF-16 code units (`string.length`), never more than UTF-8 bytes. */
-export function textTokens(text: string): number {
-  return Math.ceil(text.length / 4);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export { isRecord, textTokens };
 
 function contentTokens(content: unknown): number {
   if (typeof content === "string") return textTokens(content);
@@ -72,6 +64,10 @@ function promptOf(body: unknown, path: string): { input: unknown; count: (value:
       return { input: body.input, count: inputTokens };
     case "/responses":
       return { input: body.input, count: (value) => (typeof value === "string" ? textTokens(value) : messagesTokens(value)) };
+    case "/messages":
+    case "/messages/count_tokens":
+      // Anthropic's render order (tools, system, messages), which is also the order prompt caching reads it in.
+      return { input: { tools: body.tools, system: body.system, messages: body.messages }, count: anthropicPromptTokens };
     default:
       return null;
   }

@@ -53,8 +53,12 @@ export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits
   };
 }
 
-/** A deployment counts tokens and requests only; money is the keys' and teams' business. */
+/**
+ * A deployment counts tokens and requests only (money is the keys' and teams' business), the way its provider
+ * counts them: separate input and output limits (Anthropic), or kept at request time (OpenAI, Azure OpenAI).
+ */
 export function deploymentLimits(deployment: Deployment | undefined, config: Config): Limits {
+  const requestTime = deployment?.tpm_counting === "request_time";
   return {
     windowMs: config.windowMs,
     tpm: deployment?.tpm ?? null,
@@ -64,7 +68,11 @@ export function deploymentLimits(deployment: Deployment | undefined, config: Con
     models: {},
     defaultOutputTokens: config.defaultOutputTokens,
     reservationTtlMs: config.reservationTtlMs,
-    policy: deployment?.reservation_policy ?? "adaptive",
+    policy: requestTime ? "strict" : (deployment?.reservation_policy ?? "adaptive"),
+    inputTpm: deployment?.itpm ?? null,
+    outputTpm: deployment?.otpm ?? null,
+    inputCountsCacheReads: deployment?.itpm_counts_cache_reads === true,
+    keepReservation: requestTime,
   };
 }
 

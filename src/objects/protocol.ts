@@ -23,6 +23,10 @@ export interface AdmitInput {
   readonly maxOutputTokens: number | null;
   /** null when the model has no known price. */
   readonly price: Price | null;
+  /** Where `price` came from, for the spend log (owners do not need it to admit). */
+  readonly priceSource?: string | null;
+  /** The prompt marks cache_control: its money is reserved at the cache-write price. */
+  readonly cacheWrites?: boolean;
 }
 
 /** What an owner reserved for a call: tokens and money, and how much of the tokens is for the prompt. */

@@ -9,7 +9,17 @@ export interface LedgerEntry {
   tokens: number;
   cost: number;
   outcome: string;
+  /** The upstream's split of `tokens`, when the call settled from one (null for estimates, resets, folds). */
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  cache_read_tokens?: number | null;
+  cache_write_tokens?: number | null;
+  /** Where the cost's price came from: the price database, "model_prices", "upstream" (LiteLLM's figure). */
+  price_source?: string | null;
 }
+
+/** Columns added after the first release; objects created before them gain them on first open. */
+const LATER_COLUMNS = ["prompt_tokens INTEGER", "completion_tokens INTEGER", "cache_read_tokens INTEGER", "cache_write_tokens INTEGER", "price_source TEXT"];
 
 /** Lines kept; older ones are folded into one "carried_forward" line so the ledger still sums to spend. */
 export const LEDGER_RETENTION = 10_000;
@@ -27,6 +37,8 @@ export class SpendLedger {
     sql.exec(`CREATE TABLE IF NOT EXISTS spend_log (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at INTEGER NOT NULL, model TEXT,
       tokens INTEGER NOT NULL, cost INTEGER NOT NULL, outcome TEXT NOT NULL)`);
+    const present = new Set(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('spend_log')").toArray().map((row) => row.name));
+    for (const column of LATER_COLUMNS) if (!present.has(column.split(" ")[0]!)) sql.exec(`ALTER TABLE spend_log ADD COLUMN ${column}`);
     this.lines = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM spend_log").one().n;
   }
 
@@ -35,15 +47,27 @@ export class SpendLedger {
   }
 
   record(settlements: readonly Settlement[]): void {
-    for (const { reservation, outcome, tokens, cost, at } of settlements) {
+    for (const { reservation, outcome, tokens, cost, at, split, priceSource } of settlements) {
       if (outcome === "cancelled") continue; // never admitted: nothing happened to account for
-      this.insert(reservation.requestId, at, reservation.model, tokens, cost, outcome);
+      this.insert({
+        request_id: reservation.requestId,
+        at,
+        model: reservation.model,
+        tokens,
+        cost,
+        outcome,
+        prompt_tokens: split?.prompt ?? null,
+        completion_tokens: split?.completion ?? null,
+        cache_read_tokens: split ? (split.cacheRead ?? 0) : null,
+        cache_write_tokens: split ? (split.cacheWrite ?? 0) : null,
+        price_source: priceSource ?? null,
+      });
     }
     this.prune();
   }
 
   recordReset(at: number, wiped: number): void {
-    if (wiped !== 0) this.insert(null, at, null, 0, -wiped, "budget_reset");
+    if (wiped !== 0) this.insert({ request_id: null, at, model: null, tokens: 0, cost: -wiped, outcome: "budget_reset" });
   }
 
   /** Newest first. */
@@ -66,13 +90,15 @@ export class SpendLedger {
   }
 
   import(entries: readonly LedgerEntry[]): void {
-    for (const entry of entries) this.insert(entry.request_id, entry.at, entry.model, entry.tokens, entry.cost, entry.outcome);
+    for (const { seq: _seq, ...entry } of entries) this.insert(entry);
   }
 
-  private insert(requestId: string | null, at: number, model: string | null, tokens: number, cost: number, outcome: string): void {
+  private insert(entry: Omit<LedgerEntry, "seq">): void {
     this.sql.exec(
-      "INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-      requestId, at, model, tokens, cost, outcome,
+      `INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, price_source)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.request_id, entry.at, entry.model, entry.tokens, entry.cost, entry.outcome,
+      entry.prompt_tokens ?? null, entry.completion_tokens ?? null, entry.cache_read_tokens ?? null, entry.cache_write_tokens ?? null, entry.price_source ?? null,
     );
     this.lines++;
   }

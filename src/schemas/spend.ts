@@ -15,5 +15,12 @@ export const spendLogSchema = z.object({
   total_tokens: z.number(),
   end_time: z.iso.datetime(),
   outcome: z.enum(["settled", "released", "expired", "budget_reset", "carried_forward"]),
+  /** The upstream's token split (LiteLLM's names), null when the call was charged at its estimate. */
+  prompt_tokens: z.number().nullable(),
+  completion_tokens: z.number().nullable(),
+  cache_read_input_tokens: z.number().nullable(),
+  cache_creation_input_tokens: z.number().nullable(),
+  /** Which source priced the call: the price database (with its version), "model_prices", or "upstream". */
+  price_source: z.string().nullable(),
 });
 export type SpendLog = z.infer<typeof spendLogSchema>;

@@ -1,12 +1,21 @@
 import { z } from "zod";
+import type { Dialect } from "../http/dialect";
+import { messagesRequestSchema } from "../schemas/anthropic";
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, responseRequestSchema } from "../schemas/openai";
+import { anthropicUsage } from "./anthropic-usage";
 import type { PromptInput } from "./prompt";
+import { openAiUsage, type UsageReader } from "./usage";
 
 /**
- * What the gateway must know about each OpenAI endpoint: how to validate the few fields it reads, how to bound
- * the prompt, and the output cap. Everything else about a request passes through untouched.
+ * What the gateway must know about each endpoint it meters: how to validate the few fields it reads, how to
+ * bound the prompt, the output cap, and how the answer reports usage. Everything else passes through untouched.
  */
 export interface Endpoint<S extends z.ZodType<{ model: string }>> {
+  /** OpenAI's endpoints, or Anthropic's Messages API: error shapes, rate-limit headers, usage reports. */
+  readonly dialect: Dialect;
+  readonly usage: UsageReader;
+  /** The prompt marks parts for a prompt cache, so the call may pay the cache-write price for them. */
+  readonly cacheWrites: (body: z.infer<S>) => boolean;
   /** Path without the /v1 prefix; both spellings are served. */
   readonly path: string;
   readonly schema: S;
@@ -20,7 +29,10 @@ export interface Endpoint<S extends z.ZodType<{ model: string }>> {
 
 const choices = (n: number | null | undefined) => n ?? 1;
 
+const openAi = { dialect: "openai", usage: openAiUsage, cacheWrites: () => false } as const;
+
 export const chatCompletions: Endpoint<typeof chatCompletionRequestSchema> = {
+  ...openAi,
   path: "/chat/completions",
   schema: chatCompletionRequestSchema,
   prompt: (body) => ({ kind: "chat", messages: body.messages, tools: body.tools, functions: body.functions }),
@@ -32,6 +44,7 @@ export const chatCompletions: Endpoint<typeof chatCompletionRequestSchema> = {
 };
 
 export const completions: Endpoint<typeof completionRequestSchema> = {
+  ...openAi,
   path: "/completions",
   schema: completionRequestSchema,
   prompt: (body) => ({ kind: "text", input: body.prompt }),
@@ -41,6 +54,7 @@ export const completions: Endpoint<typeof completionRequestSchema> = {
 };
 
 export const embeddings: Endpoint<typeof embeddingRequestSchema> = {
+  ...openAi,
   path: "/embeddings",
   schema: embeddingRequestSchema,
   prompt: (body) => ({ kind: "text", input: body.input }),
@@ -49,9 +63,25 @@ export const embeddings: Endpoint<typeof embeddingRequestSchema> = {
 };
 
 export const responses: Endpoint<typeof responseRequestSchema> = {
+  ...openAi,
   path: "/responses",
   schema: responseRequestSchema,
   prompt: (body) => ({ kind: "responses", input: body.input, instructions: body.instructions, tools: body.tools }),
   outputCap: (body) => body.max_output_tokens ?? null,
+  usageOption: false,
+};
+
+/**
+ * Anthropic's Messages API. max_tokens is required and bounds all output (thinking included); blocks marked
+ * with cache_control may be written to the prompt cache, which costs more than plain input.
+ */
+export const messages: Endpoint<typeof messagesRequestSchema> = {
+  dialect: "anthropic",
+  usage: anthropicUsage,
+  cacheWrites: (body) => JSON.stringify([body.system, body.messages, body.tools, body.cache_control]).includes('"cache_control"'),
+  path: "/messages",
+  schema: messagesRequestSchema,
+  prompt: (body) => ({ kind: "anthropic", system: body.system, messages: body.messages, tools: body.tools }),
+  outputCap: (body) => body.max_tokens,
   usageOption: false,
 };

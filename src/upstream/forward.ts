@@ -40,8 +40,18 @@ export interface UpstreamRequest {
   /** Fires when the client goes away. */
   readonly clientSignal: AbortSignal;
   /** A specific deployment to call instead of UPSTREAM_BASE_URL / UPSTREAM_API_KEY; baseUrl null = mock. */
-  readonly target?: { readonly baseUrl: string | null; readonly apiKey: string | null };
+  readonly target?: UpstreamTarget;
 }
+
+export interface UpstreamTarget {
+  readonly baseUrl: string | null;
+  readonly apiKey: string | null;
+  /** "anthropic": Anthropic's own API, which takes its key in x-api-key and needs anthropic-version. */
+  readonly api?: "openai" | "anthropic";
+}
+
+/** The version Anthropic's SDKs send; used when the client sent none (a client's own always passes through). */
+export const ANTHROPIC_VERSION = "2023-06-01";
 
 /**
  * Sends the request to the configured upstream (or the embedded mock) with the upstream's own key. The
@@ -56,7 +66,10 @@ export async function callUpstream(config: Config, request: UpstreamRequest): Pr
   headers.set("x-litellm-call-id", request.requestId);
   const baseUrl = request.target ? request.target.baseUrl : config.upstreamBaseUrl;
   const apiKey = request.target ? request.target.apiKey : config.upstreamApiKey;
-  if (apiKey) headers.set("authorization", `Bearer ${apiKey}`);
+  if (request.target?.api === "anthropic") {
+    if (apiKey) headers.set("x-api-key", apiKey);
+    if (!headers.has("anthropic-version")) headers.set("anthropic-version", ANTHROPIC_VERSION);
+  } else if (apiKey) headers.set("authorization", `Bearer ${apiKey}`);
 
   const timeout = AbortSignal.timeout(config.upstreamTimeoutMs);
   const signal = AbortSignal.any([timeout, request.clientSignal]);

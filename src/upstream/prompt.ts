@@ -15,7 +15,8 @@ import { promptUpperBound } from "./estimate";
 export type PromptInput =
   | { readonly kind: "chat"; readonly messages: unknown; readonly tools?: unknown; readonly functions?: unknown }
   | { readonly kind: "text"; readonly input: unknown }
-  | { readonly kind: "responses"; readonly input: unknown; readonly instructions?: unknown; readonly tools?: unknown };
+  | { readonly kind: "responses"; readonly input: unknown; readonly instructions?: unknown; readonly tools?: unknown }
+  | { readonly kind: "anthropic"; readonly system?: unknown; readonly messages: unknown; readonly tools?: unknown };
 
 /** What admission reserves for a prompt, and how sure it is. */
 export interface PromptEstimate {
@@ -48,6 +49,8 @@ function byteBound(input: PromptInput): number {
       return promptUpperBound(input.input);
     case "responses":
       return promptUpperBound(input.input, input.instructions, input.tools);
+    case "anthropic":
+      return promptUpperBound(input.system, input.messages, input.tools);
   }
 }
 
@@ -67,6 +70,13 @@ function count(input: PromptInput, encoding: Encoding): { exact: number; tools: 
       return { exact: textPromptTokens(input.input, encoding), tools: 0 };
     case "responses":
       return { exact: responsesPromptTokens({ input: input.input, instructions: input.instructions }, encoding), tools: toolsPromptTokens(input.tools, encoding) };
+    case "anthropic": {
+      // Only when MODEL_TOKENIZERS maps a Claude model to an encoding: Anthropic's tokenizer is not public, so
+      // by default these prompts are bounded by bytes and calibrated per model by their owners.
+      const system = input.system === undefined ? [] : [{ role: "system", content: input.system }];
+      const messages = Array.isArray(input.messages) ? input.messages : [];
+      return { exact: chatPromptTokens({ messages: [...system, ...messages] }, encoding), tools: toolsPromptTokens(input.tools, encoding) };
+    }
   }
 }
 

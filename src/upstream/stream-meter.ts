@@ -1,8 +1,11 @@
-import { usageOf, type TokenUsage } from "./usage";
+import type { TokenSplit } from "../limiter";
+import type { StreamUsage, UsageReader } from "./usage";
 
 export interface StreamResult {
-  /** Usage reported by the upstream, or null when the stream ended without it. */
-  readonly usage: TokenUsage | null;
+  /** The stream's whole usage as the upstream reported it, or null when it ended without reporting all of it. */
+  readonly usage: TokenSplit | null;
+  /** What it had reported before it ended early (Anthropic's message_start: the input, not the output). */
+  readonly partial: TokenSplit | null;
   /** Upper-ish count of generated tokens seen, for settling a stream that never reported usage. */
   readonly streamedTokens: number;
   /** The stream reached its natural end (not cut by upstream, timeout or client). */
@@ -10,6 +13,8 @@ export interface StreamResult {
 }
 
 interface MeterOptions {
+  /** How this API's stream events report usage and generated text. */
+  readonly reader: UsageReader;
   /** Remove the usage-only chunk: the gateway asked for it, the client did not. */
   readonly stripUsageChunk: boolean;
   /** Called as generated text arrives, with the output tokens streamed so far (an upper-ish count). */
@@ -27,7 +32,7 @@ const encoder = new TextEncoder();
 export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOptions): { readable: ReadableStream<Uint8Array>; done: Promise<void> } {
   const decoder = new TextDecoder();
   let pending = "";
-  let usage: TokenUsage | null = null;
+  let seen: StreamUsage | null = null;
   let contentChunks = 0;
   let contentBytes = 0;
   let dropBlank = false;
@@ -36,7 +41,9 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
   const streamed = () => Math.max(contentChunks, Math.ceil(contentBytes / 4));
   const end = (complete: boolean): Promise<unknown> => {
     if (ended) return ended;
-    return (ended = options.onEnd({ usage, streamedTokens: streamed(), complete: complete && (sawDone || usage !== null) }));
+    const usage = seen?.final ? seen.usage : null;
+    const partial = seen && !seen.final ? seen.usage : null;
+    return (ended = options.onEnd({ usage, partial, streamedTokens: streamed(), complete: complete && (sawDone || usage !== null) }));
   };
 
   const lineOut = (line: string): string | null => {
@@ -57,9 +64,10 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
     } catch {
       return line;
     }
-    const reported = usageOf(event);
-    if (reported) usage = reported;
-    const text = generatedText(event);
+    const before = seen;
+    seen = options.reader.event(event, seen);
+    const reported = seen !== before && seen?.final === true;
+    const text = options.reader.generated(event);
     if (text) {
       contentChunks++;
       contentBytes += encoder.encode(text).length;
@@ -105,18 +113,4 @@ export function meterStream(body: ReadableStream<Uint8Array>, options: MeterOpti
     () => end(false),
   );
   return { readable: transform.readable, done: done.then(() => undefined) };
-}
-
-/** The text a stream event adds: chat deltas, completion text, Responses API deltas. */
-function generatedText(event: unknown): string {
-  if (typeof event !== "object" || event === null) return "";
-  const record = event as { choices?: Array<{ delta?: { content?: unknown; tool_calls?: unknown }; text?: unknown }>; type?: unknown; delta?: unknown };
-  if (record.type === "response.output_text.delta" && typeof record.delta === "string") return record.delta;
-  let text = "";
-  for (const choice of record.choices ?? []) {
-    if (typeof choice?.delta?.content === "string") text += choice.delta.content;
-    if (choice?.delta?.tool_calls !== undefined) text += JSON.stringify(choice.delta.tool_calls);
-    if (typeof choice?.text === "string") text += choice.text;
-  }
-  return text;
 }

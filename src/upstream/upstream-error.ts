@@ -1,3 +1,4 @@
+import { anthropicErrorBody, type Dialect } from "../http/dialect";
 import { errorBody } from "../http/errors";
 
 /**
@@ -13,10 +14,11 @@ export function redactSecrets(text: string): string {
  * limits: an upstream 429 is the provider's rate limit, not this key's. The code carries the upstream's
  * status (upstream_400, ...), so it is not one of the gateway's own codes.
  */
-export async function upstreamError(upstream: Response, headers: Headers, secrets: readonly string[]): Promise<Response> {
+export async function upstreamError(upstream: Response, headers: Headers, secrets: readonly string[], dialect: Dialect = "openai"): Promise<Response> {
   const text = await upstream.text().catch(() => "");
   let message = text.slice(0, 2000);
   try {
+    // OpenAI's envelope and Anthropic's both keep the message in error.message.
     const parsed = JSON.parse(text) as { error?: { message?: unknown } };
     if (typeof parsed.error?.message === "string") message = parsed.error.message;
   } catch {
@@ -26,12 +28,14 @@ export async function upstreamError(upstream: Response, headers: Headers, secret
   message = redactSecrets(message);
   const status = upstream.status >= 500 ? 502 : upstream.status;
   const limited = upstream.status === 429;
-  const body = errorBody(
-    limited ? "rate_limit_error" : upstream.status >= 500 ? "upstream_error" : "invalid_request_error",
-    limited ? "upstream_rate_limited" : `upstream_${upstream.status}`,
-    `Upstream answered ${upstream.status}: ${message}`,
-  );
-  const response = new Response(JSON.stringify(body), { status, headers });
+  const code = limited ? "upstream_rate_limited" : `upstream_${upstream.status}`;
+  const summary = `Upstream answered ${upstream.status}: ${message}`;
+  // Anthropic's overloaded 529 stays a 529 for its SDKs (they retry it); other 5xx become the gateway's 502.
+  const anthropicStatus = upstream.status === 529 ? 529 : status;
+  const body = dialect === "anthropic"
+    ? anthropicErrorBody(anthropicStatus, summary, { code })
+    : errorBody(limited ? "rate_limit_error" : upstream.status >= 500 ? "upstream_error" : "invalid_request_error", code, summary);
+  const response = new Response(JSON.stringify(body), { status: dialect === "anthropic" ? anthropicStatus : status, headers });
   response.headers.set("content-type", "application/json");
   response.headers.set("x-edgequota-upstream-status", String(upstream.status));
   const retryAfter = upstream.headers.get("retry-after");

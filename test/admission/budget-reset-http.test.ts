@@ -8,11 +8,11 @@ import { countPromptTokens } from "../../src/mock-upstream";
 import { chat, createKey, json, keyInfo, settled, shiftClock } from "../helpers/gateway";
 
 const PERIOD_MS = 30_000;
-const PRICE = priceOf("gpt-4o-mini", {})!;
+const PRICE = (await priceOf("gpt-4o-mini", {}))!.price;
 /** The helper's default chat request and its worst-case cost (nano-dollars). */
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
-const ESTIMATE_COST = costOf(PRICE, (await chatPrompt(MESSAGES)), MAX_TOKENS);
+const ESTIMATE_COST = costOf(PRICE, { prompt: await chatPrompt(MESSAGES), completion: MAX_TOKENS });
 
 const stubOf = (token: string) => env.KEYS.get(env.KEYS.idFromName(token));
 
@@ -28,7 +28,7 @@ async function spendOnce(key: string, body: Record<string, unknown> = {}): Promi
   expect(response.status, text).toBe(200);
   const { usage } = JSON.parse(text) as { usage: { prompt_tokens: number; completion_tokens: number } };
   await settled(key);
-  return nanosToUsd(costOf(PRICE, usage.prompt_tokens, usage.completion_tokens));
+  return nanosToUsd(costOf(PRICE, { prompt: usage.prompt_tokens, completion: usage.completion_tokens }));
 }
 
 describe("budget_duration resets", () => {
@@ -104,7 +104,7 @@ describe("budget_duration resets", () => {
 
 describe("soft_budget", () => {
   it("records the first crossing in soft_budget_crossed_at and never blocks", async () => {
-    const perCall = costOf(PRICE, countPromptTokens({ messages: MESSAGES }, "/chat/completions"), MAX_TOKENS);
+    const perCall = costOf(PRICE, { prompt: countPromptTokens({ messages: MESSAGES }, "/chat/completions"), completion: MAX_TOKENS });
     const key = await createKey({ soft_budget: nanosToUsd(perCall * 1.5) });
     expect((await keyInfo(key.key)).soft_budget_crossed_at).toBeNull();
 

@@ -89,7 +89,7 @@ describe("interrupted streams settle with what was streamed", () => {
     expect(info.usage.tokens).toBeGreaterThanOrEqual(PROMPT_ESTIMATE + 3);
     expect(info.usage.tokens).toBeLessThanOrEqual(PROMPT_ESTIMATE + maxTokens);
     const streamed = info.usage.tokens - PROMPT_ESTIMATE;
-    expect(info.spend).toBe(nanosToUsd(costOf(PRICE, PROMPT_ESTIMATE, streamed)));
+    expect(info.spend).toBe(nanosToUsd(costOf(PRICE, { prompt: PROMPT_ESTIMATE, completion: streamed })));
   });
 
   it("a stream that finishes without a usage chunk is charged the prompt bound plus what was streamed", async () => {
@@ -176,7 +176,7 @@ describe("a front door that never settles", () => {
     const key = await createKey(LIMITS);
     const { requestId, reserved } = await admitDirectly(key.token);
     expect(reserved.tokens).toBe(150);
-    expect(reserved.cost).toBe(costOf(PRICE, 100, 50));
+    expect(reserved.cost).toBe(costOf(PRICE, { prompt: 100, completion: 50 }));
 
     await shiftClock(key.token, TTL - 1_000);
     let info = await keyInfo(key.key);

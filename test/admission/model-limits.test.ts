@@ -8,8 +8,8 @@ const MODEL = "gpt-4o-mini";
 const OTHER = "gpt-4o";
 const MESSAGES = [{ role: "user", content: "hello" }];
 const MAX_TOKENS = 10;
-const PRICE = priceOf(MODEL, {})!;
-const ESTIMATE_COST = costOf(PRICE, (await chatPrompt(MESSAGES)), MAX_TOKENS);
+const PRICE = (await priceOf(MODEL, {}))!.price;
+const ESTIMATE_COST = costOf(PRICE, { prompt: await chatPrompt(MESSAGES), completion: MAX_TOKENS });
 
 async function status(response: Response): Promise<number> {
   await response.text();
@@ -105,7 +105,7 @@ describe("model_max_budget with a time_period", () => {
     const key = await createKey({ max_budget: 1, model_max_budget: { [MODEL]: { budget_limit: 1 } } });
     const body = await json(await chat(key.key));
     const info = await settled(key.key);
-    const cost = nanosToUsd(costOf(PRICE, body.usage.prompt_tokens, body.usage.completion_tokens));
+    const cost = nanosToUsd(costOf(PRICE, { prompt: body.usage.prompt_tokens, completion: body.usage.completion_tokens }));
     expect(info.usage.models[MODEL].spend).toBe(cost);
     expect(info.spend).toBe(cost);
   });

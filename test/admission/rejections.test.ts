@@ -110,7 +110,7 @@ describe("429 bodies name the limit, its value, what remains and when it frees",
     const key = await createKey({ max_budget: nanosToUsd(ONE_CALL_BUDGET) });
     const first = await ok(await chat(key.key));
     const info = await settled(key.key);
-    const spent = costOf(PRICE, first.usage.prompt_tokens, first.usage.completion_tokens);
+    const spent = costOf(PRICE, { prompt: first.usage.prompt_tokens, completion: first.usage.completion_tokens });
     expect(info.spend).toBe(nanosToUsd(spent));
     const refusal = await refused(await chat(key.key));
     expectOpenAiShape(refusal);
@@ -326,7 +326,7 @@ describe("per-model limits", () => {
     const key = await createKey({ model_max_budget: { [MODEL]: { budget_limit: nanosToUsd(ONE_CALL_BUDGET) } } });
     const first = await ok(await chat(key.key));
     await settled(key.key);
-    const spent = costOf(PRICE, first.usage.prompt_tokens, first.usage.completion_tokens);
+    const spent = costOf(PRICE, { prompt: first.usage.prompt_tokens, completion: first.usage.completion_tokens });
     const refusal = await refused(await chat(key.key));
     expectOpenAiShape(refusal);
     expect(refusal.error.type).toBe("budget_exceeded");

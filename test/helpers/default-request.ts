@@ -9,9 +9,9 @@ export const MAX_TOKENS = 10;
 /** The prompt as the front door counts it for gpt-4o-mini (its tokenizer is public: an exact count). */
 export const PROMPT_ESTIMATE = estimatePrompt({ kind: "chat", messages: MESSAGES }, await tokenizerFor("gpt-4o-mini", {})).promptTokens;
 export const ESTIMATE = PROMPT_ESTIMATE + MAX_TOKENS;
-export const PRICE = priceOf("gpt-4o-mini", {})!;
+export const PRICE = (await priceOf("gpt-4o-mini", {}))!.price;
 /** Worst-case cost (nano-dollars) reserved for that request. */
-export const ESTIMATE_COST = costOf(PRICE, PROMPT_ESTIMATE, MAX_TOKENS);
+export const ESTIMATE_COST = costOf(PRICE, { prompt: PROMPT_ESTIMATE, completion: MAX_TOKENS });
 
 /** What the front door reserves for a prompt sent to `model`: the tokenizer's count for OpenAI models, else the byte bound. */
 export async function promptEstimateOf(input: PromptInput, model = "gpt-4o-mini"): Promise<number> {

@@ -301,7 +301,7 @@ function runAdmit(state: LimiterState, model: Model, req: AdmissionRequest, host
   model.advanceTo(host);
   const result = admit(state, lim, req, host);
   const tokens = req.promptTokens + (req.maxOutputTokens ?? 0);
-  const cost = req.price ? costOf(req.price, req.promptTokens, req.maxOutputTokens ?? 0) : null;
+  const cost = req.price ? costOf(req.price, { prompt: req.promptTokens, completion: req.maxOutputTokens ?? 0 }) : null;
   const m1 = req.model === "m1" ? lim.models.m1 : undefined;
 
   if (result.ok) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run e2e:litellm: LiteLLM's real proxy behind the gateway, driven by the official `openai` client.
+// npm run e2e:litellm: LiteLLM's real proxy behind the gateway, driven by the official `openai` and
+// `@anthropic-ai/sdk` clients.
 // Creates .venv-litellm (ignored), installs the pinned litellm[proxy] from PyPI, starts LiteLLM on loopback with
 // test/litellm/config.yaml (LiteLLM's own mock responses, no provider network), starts the gateway under
 // `wrangler dev` pointing at it, runs test/litellm/*.test.mjs, and stops everything it started, also on failure.
@@ -63,7 +64,14 @@ async function main() {
   const litellm = spawn(join(VENV, "bin", "litellm"), ["--config", "test/litellm/config.yaml", "--host", "127.0.0.1", "--port", String(LITELLM_PORT)], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LITELLM_LOG: "ERROR", LITELLM_TELEMETRY: "False", NO_DOCS: "True" },
+    env: {
+      ...process.env,
+      LITELLM_LOG: "ERROR",
+      LITELLM_TELEMETRY: "False",
+      NO_DOCS: "True",
+      // config.yaml's Claude model is served by this same proxy's mocked gpt-4o-mini (see there).
+      LITELLM_SELF_BASE_URL: `http://127.0.0.1:${LITELLM_PORT}`,
+    },
   });
   for (const stream of [litellm.stdout, litellm.stderr]) stream.on("data", (chunk) => (litellmLog = (litellmLog + chunk).slice(-4000)));
   children.push(() => {

@@ -16,7 +16,7 @@ const MAX_TOKENS = 10;
 const BODY = { model: "gpt-4o-mini", messages: MESSAGES, max_tokens: MAX_TOKENS };
 const PROMPT_ESTIMATE = (await chatPrompt(MESSAGES));
 const ESTIMATE_TOKENS = PROMPT_ESTIMATE + MAX_TOKENS;
-const ESTIMATE_USD = nanosToUsd(costOf(priceOf("gpt-4o-mini", {})!, PROMPT_ESTIMATE, MAX_TOKENS));
+const ESTIMATE_USD = nanosToUsd(costOf((await priceOf("gpt-4o-mini", {}))!.price, { prompt: PROMPT_ESTIMATE, completion: MAX_TOKENS }));
 const LIMITS = { tpm_limit: 100_000, rpm_limit: 100, max_parallel_requests: 5, max_budget: 10 };
 
 function expectNothingReserved(info: Record<string, any>): void {

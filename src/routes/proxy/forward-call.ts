@@ -2,7 +2,7 @@ import type { Bindings } from "../../bindings";
 import type { Call } from "../../call/call";
 import type { Config } from "../../config/config";
 import type { Deployment } from "../../config/deployments";
-import { callUpstream, failureError, UpstreamFailure } from "../../upstream/forward";
+import { callUpstream, failureError, UpstreamFailure, type UpstreamTarget } from "../../upstream/forward";
 
 export interface Forwarding {
   readonly env: Bindings;
@@ -53,10 +53,10 @@ export async function forwardCall({ env, config, call, path, body, clientRequest
   }
 }
 
-/** Where a deployment is and the key it is called with; a null base URL is the embedded mock. */
-export function targetOf(env: Bindings, deployment: Deployment): { baseUrl: string | null; apiKey: string | null } {
+/** Where a deployment is, the API it speaks and the key it is called with; a null base URL is the embedded mock. */
+export function targetOf(env: Bindings, deployment: Deployment): UpstreamTarget {
   const secret = deployment.api_key_secret ? env[deployment.api_key_secret] : undefined;
-  return { baseUrl: deployment.base_url === "" ? null : deployment.base_url, apiKey: typeof secret === "string" ? secret : null };
+  return { baseUrl: deployment.base_url === "" ? null : deployment.base_url, apiKey: typeof secret === "string" ? secret : null, api: deployment.api };
 }
 
 /** How long a failed deployment rests: its own retry-after (capped at a minute) or the configured default. */

@@ -6,7 +6,7 @@ import { sha256Hex } from "../../crypto/secret";
 import type { AppEnv } from "../../http/app-env";
 import { credential } from "../../http/credentials";
 import { parseBody } from "../../http/json-body";
-import { rateLimitHeaders } from "../../http/rate-limit-headers";
+import { anthropicRateLimitHeaders, rateLimitHeaders } from "../../http/rate-limit-headers";
 import type { AdmitInput } from "../../objects/protocol";
 import { priceOf } from "../../pricing/price-of";
 import type { Endpoint } from "../../upstream/endpoints";
@@ -18,8 +18,8 @@ import { respondJson, respondStream } from "./respond";
 type Body = { model: string; stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null };
 
 /**
- * The proxy path shared by every OpenAI endpoint: parse, admit the call at its owners, forward it (with
- * fail-over between deployments), answer; the real usage settles off the client's critical path.
+ * The proxy path shared by every metered endpoint, OpenAI's and Anthropic's: parse, admit the call at its owners,
+ * forward it (with fail-over between deployments), answer; the real usage settles off the client's critical path.
  */
 export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
   return async (c: Context<AppEnv>): Promise<Response> => {
@@ -28,16 +28,20 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     const body = await parseBody(c, endpoint.schema, config.maxBodyBytes);
     const token = await sha256Hex(secret);
     const encoding = await tokenizerFor(body.model, config.modelTokenizers);
+    const quote = await priceOf(body.model, config.modelPrices);
     const input: AdmitInput = {
       requestId: crypto.randomUUID(),
       model: body.model,
       ...estimatePrompt(endpoint.prompt(body), encoding, roomOf(token)),
       maxOutputTokens: endpoint.outputCap(body),
-      price: priceOf(body.model, config.modelPrices),
+      price: quote?.price ?? null,
+      priceSource: quote?.source ?? null,
+      cacheWrites: endpoint.cacheWrites(body),
     };
-    const call = await Call.admit(c.env, config, token, input);
+    const call = await Call.admit(c.env, config, token, input, endpoint.dialect);
     rememberRoom(token, call.keySnapshot);
     const headers = new Headers(rateLimitHeaders(call.keySnapshot));
+    if (endpoint.dialect === "anthropic") for (const [name, value] of Object.entries(anthropicRateLimitHeaders(call.keySnapshot))) headers.set(name, value);
     headers.set("x-litellm-call-id", call.requestId);
     const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
 
@@ -51,9 +55,9 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     if (!upstream.ok) {
       waitUntil(call.release());
       const secrets = [config.upstreamApiKey, call.deployment ? targetOf(c.env, call.deployment).apiKey : null];
-      return upstreamError(upstream, headers, secrets.filter((value): value is string => value !== null));
+      return upstreamError(upstream, headers, secrets.filter((value): value is string => value !== null), endpoint.dialect);
     }
-    const answer = { call, upstream, headers, waitUntil };
+    const answer = { call, upstream, reader: endpoint.usage, headers, waitUntil };
     if (streaming && upstream.body && (upstream.headers.get("content-type") ?? "").includes("text/event-stream")) {
       return respondStream(answer, stripUsageChunk);
     }

@@ -25,6 +25,11 @@ export const spendLogs = new Hono<AppEnv>().get("/spend/logs", async (c) => {
       total_tokens: entry.tokens,
       end_time: new Date(entry.at).toISOString(),
       outcome: entry.outcome as SpendLog["outcome"],
+      prompt_tokens: entry.prompt_tokens ?? null,
+      completion_tokens: entry.completion_tokens ?? null,
+      cache_read_input_tokens: entry.cache_read_tokens ?? null,
+      cache_creation_input_tokens: entry.cache_write_tokens ?? null,
+      price_source: entry.price_source ?? null,
     })),
   );
 });
