@@ -7,6 +7,7 @@ export interface Bindings {
   TEAMS: DurableObjectNamespace;
   DEPLOYMENTS_LIMITS: DurableObjectNamespace;
   DIRECTORY: DurableObjectNamespace;
+  END_USERS: DurableObjectNamespace;
   MASTER_KEY?: string;
   UPSTREAM_BASE_URL?: string;
   UPSTREAM_API_KEY?: string;
@@ -16,6 +17,7 @@ export interface Bindings {
   DEFAULT_OUTPUT_TOKENS?: string;
   MODEL_PRICES?: string;
   DEPLOYMENTS?: string;
+  END_USER_DEFAULTS?: string;
   MODEL_TOKENIZERS?: string;
   DEPLOYMENT_COOLDOWN_MS?: string;
   LIMITER_FAILURE_MODE?: string;

@@ -5,4 +5,5 @@ export { KeyObject } from "./objects/key-object";
 
 export default app;
 export { DeploymentObject } from "./objects/deployment-object";
+export { EndUserObject } from "./objects/end-user-object";
 export { TeamObject } from "./objects/team-object";

@@ -4,6 +4,7 @@
  */
 import {
   DeploymentObject as ProductDeploymentObject,
+  EndUserObject as ProductEndUserObject,
   KeyObject as ProductKeyObject,
   TeamObject as ProductTeamObject,
 } from "../src/index";
@@ -25,6 +26,13 @@ export class TeamObject extends ProductTeamObject {
 }
 
 export class DeploymentObject extends ProductDeploymentObject {
+  clockOffsetMs = 0;
+  protected override now(): number {
+    return super.now() + this.clockOffsetMs;
+  }
+}
+
+export class EndUserObject extends ProductEndUserObject {
   clockOffsetMs = 0;
   protected override now(): number {
     return super.now() + this.clockOffsetMs;

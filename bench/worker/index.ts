@@ -13,5 +13,5 @@ export default {
   },
 };
 
-export { DeploymentObject, DirectoryObject, TeamObject } from "../../src/index";
+export { DeploymentObject, DirectoryObject, EndUserObject, TeamObject } from "../../src/index";
 export { KeyObject } from "./objects";

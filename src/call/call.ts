@@ -4,7 +4,8 @@ import type { Deployment } from "../config/deployments";
 import type { Dialect } from "../http/dialect";
 import { costOf, usdToNanos, type Snapshot, type TokenSplit, type Usage } from "../limiter";
 import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
-import { deploymentObject, keyObject, teamObject } from "../stubs";
+import type { EndUserDefaults } from "../schemas/end-user-defaults";
+import { deploymentObject, endUserObject, keyObject, teamObject } from "../stubs";
 import { admitDeployment, reachOrSkip, type DeploymentHold } from "./deployments";
 import { answerError } from "./owner-error";
 
@@ -36,13 +37,13 @@ async function withRetries(attempt: () => Promise<boolean>): Promise<boolean> {
 }
 
 /**
- * One call's whole life at its owners: admission at the key, its team and a deployment (in that order,
+ * One call's whole life at its owners: admission at the key, its team, its end user and a deployment (in that order,
  * withdrawing what was reserved when a later owner refuses), moving to another deployment when one fails, and
  * ending every reservation exactly once.
  */
 export class Call {
   private ended = false;
-  /** Key first, then team; the deployment's hold is kept apart so fail-over can swap it. */
+  /** Key first, then team, then end user; the deployment's hold is kept apart so fail-over can swap it. */
   private readonly holds: Hold[] = [];
   private deploymentHold: DeploymentHold | null = null;
   private readonly tried = new Set<string>();
@@ -78,6 +79,7 @@ export class Call {
     call.holds.push({ owner: key, reserved: admitted.reserved });
     try {
       if (admitted.teamId !== null) await call.admitTeam(admitted.teamId);
+      if (input.endUser) await call.admitEndUser(input.endUser, admitted.endUserDefaults ?? config.endUserDefaults);
       const group = config.deployments[input.model];
       if (group) call.deploymentHold = await admitDeployment(env, config, group, input, call.tried, dialect);
       return call;
@@ -94,6 +96,18 @@ export class Call {
     if (answer === null) return;
     if (answer.kind !== "admitted") throw answerError("team", answer, teamId, this.input.model);
     this.holds.push({ owner: team, reserved: answer.reserved });
+  }
+
+  /**
+   * The end user's own limits (registered, or the defaults of its key or the gateway). "unknown": it has none
+   * anywhere, so nothing is reserved for it.
+   */
+  private async admitEndUser(id: string, defaults: EndUserDefaults | null): Promise<void> {
+    const endUser = endUserObject(this.env, id);
+    const answer = await reachOrSkip(this.config, () => endUser.admit(this.input, id, defaults));
+    if (answer === null || answer.kind === "unknown") return;
+    if (answer.kind !== "admitted") throw answerError("end_user", answer, id, this.input.model);
+    this.holds.push({ owner: endUser, reserved: answer.reserved });
   }
 
   /**

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Bindings } from "../bindings";
 import { modelPricesSchema, type ModelPrices } from "../pricing/schema";
+import { endUserDefaultsSchema, type EndUserDefaults } from "../schemas/end-user-defaults";
 import { deploymentsSchema, type Deployments } from "./deployments";
 import { modelTokenizersSchema, type ModelTokenizers } from "../tokens";
 
@@ -22,9 +23,10 @@ const optionalText = z
   .optional()
   .transform((value) => (value && value.trim() !== "" ? value.trim() : null));
 
-/** A variable holding JSON, validated by `schema`; unset means an empty object. */
-function jsonVar<T>(schema: z.ZodType<T>) {
-  return optionalText.transform((text, ctx): T => {
+/** A variable holding JSON, validated by `schema`; unset means an empty object (or null, when `unset` says so). */
+function jsonVar<T>(schema: z.ZodType<T>, unset: "empty" | "null" = "empty") {
+  return optionalText.transform((text, ctx): T | null => {
+    if (text === null && unset === "null") return null;
     let raw: unknown = {};
     if (text !== null) {
       try {
@@ -59,10 +61,11 @@ const configSchema = z
     RESERVATION_TTL_MS: optionalText.pipe(z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number).nullable()),
     DEFAULT_OUTPUT_TOKENS: integer(256, 0, 10_000_000),
     MAX_BODY_BYTES: integer(4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
-    MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema),
-    DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema),
+    MODEL_PRICES: jsonVar<ModelPrices>(modelPricesSchema).transform((value) => value!),
+    DEPLOYMENTS: jsonVar<Deployments>(deploymentsSchema).transform((value) => value!),
+    END_USER_DEFAULTS: jsonVar<EndUserDefaults>(endUserDefaultsSchema, "null"),
     DEPLOYMENT_COOLDOWN_MS: integer(5_000, 0, 3_600_000),
-    MODEL_TOKENIZERS: jsonVar<ModelTokenizers>(modelTokenizersSchema),
+    MODEL_TOKENIZERS: jsonVar<ModelTokenizers>(modelTokenizersSchema).transform((value) => value!),
     LIMITER_FAILURE_MODE: optionalText.pipe(z.enum(["closed", "open"]).nullable()),
     MANAGEMENT_API: optionalText.pipe(z.enum(["on", "off"]).nullable()),
     MANAGEMENT_HOSTNAMES: optionalText,
@@ -81,6 +84,8 @@ const configSchema = z
     maxBodyBytes: env.MAX_BODY_BYTES,
     modelPrices: env.MODEL_PRICES,
     deployments: env.DEPLOYMENTS,
+    /** Limits for end users never registered with /customer/new, unless their key sets its own; null = none. */
+    endUserDefaults: env.END_USER_DEFAULTS,
     /** Model names (beyond the built-in OpenAI families) whose prompts are counted with a public tokenizer. */
     modelTokenizers: env.MODEL_TOKENIZERS,
     /** How long a deployment that answered 429 or 5xx is skipped (its retry-after wins when given). */

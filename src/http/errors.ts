@@ -28,6 +28,8 @@ export const ERRORS = {
   key_exists: error(400, "invalid_request_error"),
   team_exists: error(400, "invalid_request_error"),
   team_has_keys: error(400, "invalid_request_error"),
+  invalid_end_user: error(400, "invalid_request_error"),
+  end_user_exists: error(400, "invalid_request_error"),
   model_price_unknown: error(400, "invalid_request_error"),
   // 401 and 403
   invalid_api_key: error(401, "authentication_error"),
@@ -36,12 +38,14 @@ export const ERRORS = {
   model_not_allowed: error(403, "permission_error"),
   team_blocked: error(403, "permission_error"),
   team_model_not_allowed: error(403, "permission_error"),
+  end_user_blocked: error(403, "permission_error"),
   admin_only: error(403, "permission_error"),
   not_own_key: error(403, "permission_error"),
   // 404, 405, 413, 415, 431
   route_not_found: error(404, "not_found_error"),
   key_not_found: error(404, "not_found_error"),
   team_not_found: error(404, "not_found_error"),
+  end_user_not_found: error(404, "not_found_error"),
   method_not_allowed: error(405, "invalid_request_error"),
   request_too_large: error(413, "invalid_request_error"),
   unsupported_media_type: error(415, "invalid_request_error"),

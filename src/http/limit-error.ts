@@ -4,7 +4,7 @@ import { formatDuration } from "./duration-format";
 import { ApiError, badRequest } from "./errors";
 import { rateLimitHeaders } from "./rate-limit-headers";
 
-export type Scope = "key" | "team" | "deployment";
+export type Scope = "key" | "team" | "end_user" | "deployment";
 
 const CODES = {
   requests: "rpm_limit_exceeded",
@@ -39,7 +39,8 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
   const name = rejection.model === null ? setting : modelSetting;
   const money = rejection.name === "budget";
   const show = (amount: number) => (money ? nanosToUsd(amount) : amount);
-  const owner = rejection.model === null ? scope : `${scope} for model '${rejection.model}'`;
+  const who = scope === "end_user" ? "end user" : scope;
+  const owner = rejection.model === null ? who : `${who} for model '${rejection.model}'`;
 
   if (rejection.reason === "price_unknown") {
     return badRequest(

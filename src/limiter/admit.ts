@@ -105,6 +105,7 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
     ...(inputTpm !== null ? { inputTokens } : {}),
     ...(variance > 0 ? { variance } : {}),
     cost: cost ?? 0,
+    ...(request.endUser ? { endUser: request.endUser } : {}),
     expiresAt: now + limits.reservationTtlMs,
     windows: windowScopes,
     budgets: budgetScopes,

@@ -34,6 +34,8 @@ export interface AdmissionRequest {
   readonly price: Price | null;
   /** The prompt may be written to a prompt cache (it marks cache_control): its money is reserved at the write price. */
   readonly cacheWrites?: boolean;
+  /** The end user the call is for; kept on the reservation so the spend log can name it. */
+  readonly endUser?: string | null;
 }
 
 export type Admission =

@@ -21,6 +21,8 @@ export interface Reservation {
   readonly promptBound?: number;
   readonly promptExact?: boolean;
   readonly cost: number;
+  /** The end user the call was made for, when it named one. */
+  readonly endUser?: string;
   readonly expiresAt: number;
   readonly windows: readonly string[];
   readonly budgets: readonly string[];

@@ -22,6 +22,14 @@ export interface TeamIndexEntry {
   created_at: string;
 }
 
+/** One row per end user, registered or created from defaults, for /customer/list. */
+export interface EndUserIndexEntry {
+  user_id: string;
+  alias: string | null;
+  registered: boolean;
+  created_at: string;
+}
+
 /**
  * The directory of keys and teams, so /key/list and /team/list can page without visiting every object. It is
  * never on the request path: admission and enforcement read only the key's, team's and deployment's objects.
@@ -35,6 +43,31 @@ export class DirectoryObject extends DurableObject<Bindings> {
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS keys_by_team ON keys (team_id)");
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS teams (
       team_id TEXT PRIMARY KEY, team_alias TEXT, created_at TEXT NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS end_users (
+      user_id TEXT PRIMARY KEY, alias TEXT, registered INTEGER NOT NULL, created_at TEXT NOT NULL)`);
+  }
+
+  /** A registered entry is never turned back into an unregistered one by a late first-use notice. */
+  putEndUser(entry: EndUserIndexEntry): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO end_users (user_id, alias, registered, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET alias = excluded.alias, registered = MAX(registered, excluded.registered)`,
+      entry.user_id, entry.alias, entry.registered ? 1 : 0, entry.created_at,
+    );
+  }
+
+  removeEndUsers(userIds: string[]): void {
+    for (const userId of userIds) this.ctx.storage.sql.exec("DELETE FROM end_users WHERE user_id = ?", userId);
+  }
+
+  /** Oldest first, paged. */
+  listEndUsers(page: number, size: number): { ids: string[]; total: number } {
+    const total = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM end_users").one().n;
+    const ids = this.ctx.storage.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM end_users ORDER BY created_at, user_id LIMIT ? OFFSET ?", size, (page - 1) * size)
+      .toArray()
+      .map((row) => row.user_id);
+    return { ids, total };
   }
 
   put(entry: KeyIndexEntry): void {

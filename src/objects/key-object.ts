@@ -102,7 +102,9 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
         refusal: { code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
       };
     }
-    return this.reserve(record, input, now, record.team_id);
+    const answer = this.reserve(record, input, now, record.team_id);
+    // Records stored before end_user_defaults existed carry none.
+    return answer.kind === "admitted" ? { ...answer, endUserDefaults: record.end_user_defaults ?? null } : answer;
   }
 
   /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */

@@ -53,6 +53,11 @@ export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits
   };
 }
 
+/** An end user has the limits keys and teams share, applied to every call made for it through any key. */
+export function endUserLimits(settings: OwnerLimitSettings, config: Config): Limits {
+  return teamLimits(settings, config);
+}
+
 /**
  * A deployment counts tokens and requests only (money is the keys' and teams' business), the way its provider
  * counts them: separate input and output limits (Anthropic), or kept at request time (OpenAI, Azure OpenAI).

@@ -1,4 +1,5 @@
 import type { EstimatesReport, Price, Rejection, Snapshot, TokenSplit, Usage } from "../limiter";
+import type { EndUserDefaults, EndUserRecord, EndUserSettings } from "../schemas/end-user";
 import type { KeyRecord, KeySettings } from "../schemas/key";
 import type { TeamRecord, TeamSettings } from "../schemas/team";
 import type { LedgerEntry } from "./spend-ledger";
@@ -27,6 +28,8 @@ export interface AdmitInput {
   readonly priceSource?: string | null;
   /** The prompt marks cache_control: its money is reserved at the cache-write price. */
   readonly cacheWrites?: boolean;
+  /** The end user the call is made for (OpenAI's `user`, Anthropic's metadata.user_id), recorded in spend logs. */
+  readonly endUser?: string | null;
 }
 
 /** What an owner reserved for a call: tokens and money, and how much of the tokens is for the prompt. */
@@ -36,19 +39,36 @@ export interface Reserved extends Usage {
 
 /** Why an owner turns a call away by a rule rather than a limit: waiting will not help. */
 export interface Refusal {
-  readonly code: "invalid_api_key" | "key_expired" | "key_blocked" | "model_not_allowed" | "team_blocked" | "team_model_not_allowed" | "team_not_found";
+  readonly code:
+    | "invalid_api_key"
+    | "key_expired"
+    | "key_blocked"
+    | "model_not_allowed"
+    | "team_blocked"
+    | "team_model_not_allowed"
+    | "team_not_found"
+    | "end_user_blocked";
   readonly message: string;
 }
 
 /** An owner's answer to `admit`; only what the front door needs travels back, as every call pays for it. */
 export type AdmitAnswer =
-  /** Reserved. `teamId` names the owner the call must be admitted by next (keys only; null otherwise). */
-  | { readonly kind: "admitted"; readonly reserved: Reserved; readonly snapshot: Snapshot; readonly teamId: string | null }
+  /**
+   * Reserved. Keys also say what admits the call next: `teamId` (null: no team) and the limits of end users
+   * seen through the key that were never registered (`endUserDefaults`, null: the gateway's own).
+   */
+  | {
+      readonly kind: "admitted";
+      readonly reserved: Reserved;
+      readonly snapshot: Snapshot;
+      readonly teamId: string | null;
+      readonly endUserDefaults?: EndUserDefaults | null;
+    }
   | { readonly kind: "refused"; readonly refusal: Refusal }
   | { readonly kind: "rejected"; readonly rejection: Rejection; readonly snapshot: Snapshot }
   /** A deployment resting after upstream errors. */
   | { readonly kind: "cooling_down"; readonly waitMs: number; readonly snapshot: Snapshot }
-  /** A deployment id no longer configured: the front door skips it. */
+  /** A deployment id no longer configured, or an end user with no limits anywhere: the front door skips it. */
   | { readonly kind: "unknown" };
 
 export interface Owner {
@@ -97,6 +117,19 @@ export interface KeyService extends RecordOwner<KeyRecord> {
 export interface TeamService extends RecordOwner<TeamRecord> {
   create(record: TeamRecord): boolean;
   update(settings: Partial<TeamSettings>): TeamView | null;
+}
+
+export type EndUserView = View<EndUserRecord>;
+
+export interface EndUserService extends RecordOwner<EndUserRecord> {
+  /**
+   * Admits a call for this end user: its registered limits, else `defaults` (an unregistered end user's object
+   * is created from them on first use); "unknown" when it is neither registered nor given defaults.
+   */
+  admit(input: AdmitInput, id: string, defaults?: EndUserDefaults | null): AdmitAnswer;
+  /** Registers the end user (/customer/new); one first seen through defaults keeps its spend and windows. */
+  register(record: EndUserRecord): boolean;
+  update(settings: Partial<EndUserSettings>): EndUserView | null;
 }
 
 export interface DeploymentService extends Owner {

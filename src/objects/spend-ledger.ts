@@ -16,10 +16,12 @@ export interface LedgerEntry {
   cache_write_tokens?: number | null;
   /** Where the cost's price came from: the price database, "model_prices", "upstream" (LiteLLM's figure). */
   price_source?: string | null;
+  /** The end user the call was made for. */
+  end_user?: string | null;
 }
 
 /** Columns added after the first release; objects created before them gain them on first open. */
-const LATER_COLUMNS = ["prompt_tokens INTEGER", "completion_tokens INTEGER", "cache_read_tokens INTEGER", "cache_write_tokens INTEGER", "price_source TEXT"];
+const LATER_COLUMNS = ["prompt_tokens INTEGER", "completion_tokens INTEGER", "cache_read_tokens INTEGER", "cache_write_tokens INTEGER", "price_source TEXT", "end_user TEXT"];
 
 /** Lines kept; older ones are folded into one "carried_forward" line so the ledger still sums to spend. */
 export const LEDGER_RETENTION = 10_000;
@@ -61,6 +63,7 @@ export class SpendLedger {
         cache_read_tokens: split ? (split.cacheRead ?? 0) : null,
         cache_write_tokens: split ? (split.cacheWrite ?? 0) : null,
         price_source: priceSource ?? null,
+        end_user: reservation.endUser ?? null,
       });
     }
     this.prune();
@@ -95,10 +98,11 @@ export class SpendLedger {
 
   private insert(entry: Omit<LedgerEntry, "seq">): void {
     this.sql.exec(
-      `INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, price_source)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, price_source, end_user)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       entry.request_id, entry.at, entry.model, entry.tokens, entry.cost, entry.outcome,
       entry.prompt_tokens ?? null, entry.completion_tokens ?? null, entry.cache_read_tokens ?? null, entry.cache_write_tokens ?? null, entry.price_source ?? null,
+      entry.end_user ?? null,
     );
     this.lines++;
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endUserDefaultsSchema } from "./end-user-defaults";
 import { label, modelName, OWNER_LIMIT_DEFAULTS, ownerLimitFields, periodText, requestLimit, reservationPolicy, tokenLimit, usd } from "./common";
 
 export const modelBudgetSchema = z.strictObject({
@@ -20,6 +21,8 @@ export const keySettingsSchema = z
     model_rpm_limit: z.record(modelName, requestLimit),
     model_max_budget: z.record(modelName, modelBudgetSchema),
     default_output_tokens: tokenLimit.nullable(),
+    /** Limits for every end user seen through this key that was never registered (LiteLLM's max_end_user_budget). */
+    end_user_defaults: endUserDefaultsSchema.nullable(),
   })
   .extend(ownerLimitFields);
 export type KeySettings = z.infer<typeof keySettingsSchema>;
@@ -34,6 +37,7 @@ export const KEY_DEFAULTS: KeySettings = {
   model_rpm_limit: {},
   model_max_budget: {},
   default_output_tokens: null,
+  end_user_defaults: null,
 };
 
 /** A key's identity for the management API: its secret ("sk-...") or the SHA-256 hex LiteLLM calls `token`. */

@@ -1,15 +1,18 @@
 import { z } from "zod";
+import { endUserId } from "./end-user-defaults";
 import { keyRef } from "./key";
 
 export const spendLogsQuerySchema = z.strictObject({
   api_key: keyRef.optional(),
+  end_user_id: endUserId.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 
 /** One ledger line as LiteLLM's /spend/logs names things; `spend` is USD and may be negative for a reset. */
 export const spendLogSchema = z.object({
   request_id: z.string().nullable(),
-  api_key: z.string(),
+  /** The key's token; null in an end user's log (its lines come from every key that served it). */
+  api_key: z.string().nullable(),
   model: z.string().nullable(),
   spend: z.number(),
   total_tokens: z.number(),
@@ -22,5 +25,7 @@ export const spendLogSchema = z.object({
   cache_creation_input_tokens: z.number().nullable(),
   /** Which source priced the call: the price database (with its version), "model_prices", or "upstream". */
   price_source: z.string().nullable(),
+  /** The end user the call was made for (OpenAI's `user`, Anthropic's metadata.user_id, x-edgequota-end-user). */
+  end_user: z.string().nullable(),
 });
 export type SpendLog = z.infer<typeof spendLogSchema>;

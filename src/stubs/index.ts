@@ -1,7 +1,7 @@
 import type { Bindings } from "../bindings";
 import { ApiError } from "../http/errors";
 import type { DirectoryObject } from "../objects/directory-object";
-import type { DeploymentService, KeyService, TeamService } from "../objects/protocol";
+import type { DeploymentService, EndUserService, KeyService, TeamService } from "../objects/protocol";
 
 /**
  * A Durable Object's RPC surface as plain async methods. Workers' own `Rpc.Stub` mapped type is exact but too
@@ -16,7 +16,13 @@ export type Client<T> = {
 export type KeyClient = Client<KeyService>;
 export type TeamClient = Client<TeamService>;
 export type DeploymentClient = Client<DeploymentService>;
-export type DirectoryClient = Client<Pick<DirectoryObject, "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys" | "tokensByAlias">>;
+export type EndUserClient = Client<EndUserService>;
+export type DirectoryClient = Client<
+  Pick<
+    DirectoryObject,
+    "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys" | "tokensByAlias" | "putEndUser" | "removeEndUsers" | "listEndUsers"
+  >
+>;
 
 /**
  * Wraps an object's stub so that failing to reach it (as opposed to an answer) becomes an OpenAI-shaped 503 on
@@ -56,3 +62,6 @@ export const teamObject = (env: Bindings, teamId: string): TeamClient => guarded
 
 /** A deployment's object is named by its id from DEPLOYMENTS. */
 export const deploymentObject = (env: Bindings, id: string): DeploymentClient => guarded(stubOf(env.DEPLOYMENTS_LIMITS, id), "deployment");
+
+/** An end user's object is named by its id, whichever key or front door sees it. */
+export const endUserObject = (env: Bindings, id: string): EndUserClient => guarded(stubOf(env.END_USERS, id), "end user");

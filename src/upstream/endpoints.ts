@@ -16,6 +16,8 @@ export interface Endpoint<S extends z.ZodType<{ model: string }>> {
   readonly usage: UsageReader;
   /** The prompt marks parts for a prompt cache, so the call may pay the cache-write price for them. */
   readonly cacheWrites: (body: z.infer<S>) => boolean;
+  /** The end-user id the body carries, unvalidated (OpenAI's `user`, Anthropic's metadata.user_id). */
+  readonly endUser: (body: z.infer<S>) => unknown;
   /** Path without the /v1 prefix; both spellings are served. */
   readonly path: string;
   readonly schema: S;
@@ -29,7 +31,12 @@ export interface Endpoint<S extends z.ZodType<{ model: string }>> {
 
 const choices = (n: number | null | undefined) => n ?? 1;
 
-const openAi = { dialect: "openai", usage: openAiUsage, cacheWrites: () => false } as const;
+const openAi = {
+  dialect: "openai",
+  usage: openAiUsage,
+  cacheWrites: () => false,
+  endUser: (body: Record<string, unknown>) => body.user,
+} as const;
 
 export const chatCompletions: Endpoint<typeof chatCompletionRequestSchema> = {
   ...openAi,
@@ -79,6 +86,7 @@ export const messages: Endpoint<typeof messagesRequestSchema> = {
   dialect: "anthropic",
   usage: anthropicUsage,
   cacheWrites: (body) => JSON.stringify([body.system, body.messages, body.tools, body.cache_control]).includes('"cache_control"'),
+  endUser: (body) => body.metadata?.user_id,
   path: "/messages",
   schema: messagesRequestSchema,
   prompt: (body) => ({ kind: "anthropic", system: body.system, messages: body.messages, tools: body.tools }),

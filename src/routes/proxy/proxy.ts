@@ -12,6 +12,7 @@ import { priceOf } from "../../pricing/price-of";
 import type { Endpoint } from "../../upstream/endpoints";
 import { estimatePrompt, tokenizerFor } from "../../upstream/prompt";
 import { upstreamError } from "../../upstream/upstream-error";
+import { endUserOf } from "./end-user";
 import { forwardCall, targetOf } from "./forward-call";
 import { respondJson, respondStream } from "./respond";
 
@@ -26,6 +27,7 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     const config = c.var.config;
     const secret = credential(c);
     const body = await parseBody(c, endpoint.schema, config.maxBodyBytes);
+    const endUser = endUserOf(c, endpoint.endUser(body));
     const token = await sha256Hex(secret);
     const encoding = await tokenizerFor(body.model, config.modelTokenizers);
     const quote = await priceOf(body.model, config.modelPrices);
@@ -37,6 +39,7 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       price: quote?.price ?? null,
       priceSource: quote?.source ?? null,
       cacheWrites: endpoint.cacheWrites(body),
+      endUser,
     };
     const call = await Call.admit(c.env, config, token, input, endpoint.dialect);
     rememberRoom(token, call.keySnapshot);
