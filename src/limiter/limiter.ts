@@ -211,7 +211,7 @@ export function costOf(price: Price, split: TokenSplit): number {
   const written1h = Math.min(split.cacheWrite1h ?? 0, written);
   const plain = split.prompt - read - written;
   const write = price.cacheWrite ?? price.input;
-  return Math.ceil(
+  return ceilNanos(
     price.input * plain +
       (price.cacheRead ?? price.input) * read +
       write * (written - written1h) +
@@ -221,13 +221,23 @@ export function costOf(price: Price, split: TokenSplit): number {
 }
 
 /**
+ * Rounds a nano-dollar amount up, ignoring floating-point noise (7 x 1.1 + 3 x 1.1 is 11.000000000000002): a
+ * cost split into parts must never round above the same tokens priced whole, or above what was reserved.
+ */
+function ceilNanos(amount: number): number {
+  return Math.ceil(amount - Math.abs(amount) * 1e-12);
+}
+
+/**
  * The most a call can cost: every prompt token at the dearest rate it may be billed at (a cache write, when the
  * prompt marks cache_control), plus the whole output cap. Money is reserved at this, never at an estimate.
  */
 export function worstCost(price: Price, promptTokens: number, outputTokens: number, cacheWrites: boolean): number {
   const write = Math.max(price.cacheWrite ?? price.input, price.cacheWrite1h ?? price.cacheWrite ?? price.input);
-  const perPrompt = cacheWrites ? Math.max(price.input, write) : price.input;
-  return Math.ceil(perPrompt * promptTokens + price.output * outputTokens);
+  // A cache read dearer than input is no provider's price, but MODEL_PRICES may say so: the bound must hold anyway.
+  const read = price.cacheRead ?? price.input;
+  const perPrompt = Math.max(price.input, read, cacheWrites ? write : 0);
+  return ceilNanos(perPrompt * promptTokens + price.output * outputTokens);
 }
 
 export type { Rejection };

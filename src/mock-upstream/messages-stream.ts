@@ -1,4 +1,4 @@
-import type { AnthropicMessage, AnthropicUsage } from "./messages";
+import type { AnthropicMessage, AnthropicUsage } from "./messages-types";
 import type { SseEvent } from "./sse";
 import { MOCK_TOKEN } from "./tokens";
 

@@ -31,10 +31,16 @@ export interface Endpoint<S extends z.ZodType<{ model: string }>> {
 
 const choices = (n: number | null | undefined) => n ?? 1;
 
+/**
+ * Whether any part of the request marks cache_control: Anthropic's prompt caching, which LiteLLM also accepts on
+ * its OpenAI endpoints for Claude models; those calls may pay the cache-write price for their prompt.
+ */
+const marksCache = (...parts: unknown[]) => JSON.stringify(parts).includes('"cache_control"');
+
 const openAi = {
   dialect: "openai",
   usage: openAiUsage,
-  cacheWrites: () => false,
+  cacheWrites: (body: Record<string, unknown>) => marksCache(body.messages, body.tools, body.input, body.prompt),
   endUser: (body: Record<string, unknown>) => body.user,
 } as const;
 
@@ -85,7 +91,7 @@ export const responses: Endpoint<typeof responseRequestSchema> = {
 export const messages: Endpoint<typeof messagesRequestSchema> = {
   dialect: "anthropic",
   usage: anthropicUsage,
-  cacheWrites: (body) => JSON.stringify([body.system, body.messages, body.tools, body.cache_control]).includes('"cache_control"'),
+  cacheWrites: (body) => marksCache(body.system, body.messages, body.tools, body.cache_control),
   endUser: (body) => body.metadata?.user_id,
   path: "/messages",
   schema: messagesRequestSchema,
