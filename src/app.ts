@@ -7,6 +7,7 @@ import { managementGate } from "./http/management-gate";
 import { dialectOf, errorResponse } from "./http/dialect";
 import { ApiError, routeNotFound } from "./http/errors";
 import { ConfigError } from "./config/config";
+import { customerRoutes } from "./routes/customer";
 import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
 import { proxyRoutes } from "./routes/proxy";
@@ -17,13 +18,14 @@ export const app = new Hono<AppEnv>();
 
 app.use("*", withConfig);
 app.use("*", headerLimits);
-for (const prefix of ["/key/*", "/team/*", "/spend/*"]) app.use(prefix, managementGate);
+for (const prefix of ["/key/*", "/team/*", "/spend/*", "/customer/*"]) app.use(prefix, managementGate);
 for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models", "/messages", "/messages/*"]) app.use(prefix, corsPolicy);
 app.route("/", health);
 app.route("/", keyRoutes);
 app.route("/", proxyRoutes);
 app.route("/", spendLogs);
 app.route("/", teamRoutes);
+app.route("/", customerRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 

@@ -41,6 +41,14 @@ const MANAGEMENT: ManagementRoute[] = [
   { method: "POST", path: "/team/delete", request: () => ({ path: "/team/delete", body: { team_ids: ["no-such-team"] } }) },
   { method: "GET", path: "/team/list", request: () => ({ path: "/team/list" }) },
   { method: "GET", path: "/spend/logs", request: (key) => ({ path: `/spend/logs?api_key=${key.token}` }) },
+  // The fixture registers a customer named like its team.
+  { method: "POST", path: "/customer/new", request: () => ({ path: "/customer/new", body: { user_id: `new-${crypto.randomUUID()}` } }) },
+  { method: "GET", path: "/customer/info", request: (_key, team) => ({ path: `/customer/info?end_user_id=${team}` }) },
+  { method: "POST", path: "/customer/update", request: (_key, team) => ({ path: "/customer/update", body: { user_id: team, alias: "renamed" } }) },
+  { method: "POST", path: "/customer/delete", request: () => ({ path: "/customer/delete", body: { user_ids: ["no-such-customer"] } }) },
+  { method: "GET", path: "/customer/list", request: () => ({ path: "/customer/list" }) },
+  { method: "POST", path: "/customer/block", request: (_key, team) => ({ path: "/customer/block", body: { user_ids: [team] } }) },
+  { method: "POST", path: "/customer/unblock", request: (_key, team) => ({ path: "/customer/unblock", body: { user_ids: [team] } }) },
 ];
 
 function requestFor(route: ManagementRoute, key: NewKey, team: string, token = MASTER): { path: string; init: RequestInit } {
@@ -64,12 +72,13 @@ async function keyCount(): Promise<number> {
 async function fixture(): Promise<{ key: NewKey; team: string }> {
   const team = `exposure-${crypto.randomUUID()}`;
   expect((await call("/team/new", { body: { team_id: team } })).status).toBe(200);
+  expect((await call("/customer/new", { body: { user_id: team } })).status).toBe(200);
   return { key: await createKey(), team };
 }
 
 describe("the management route list", () => {
-  it("names every /key, /team and /spend route the app serves", () => {
-    const served = new Set(app.routes.filter((route) => /^\/(key|team|spend)\//.test(route.path) && route.method !== "ALL").map((route) => `${route.method} ${route.path}`));
+  it("names every /key, /team, /customer and /spend route the app serves", () => {
+    const served = new Set(app.routes.filter((route) => /^\/(key|team|customer|spend)\//.test(route.path) && route.method !== "ALL").map((route) => `${route.method} ${route.path}`));
     expect([...served].sort()).toEqual(MANAGEMENT.map((route) => `${route.method} ${route.path}`).sort());
   });
 });
@@ -128,6 +137,7 @@ describe("MANAGEMENT_HOSTNAMES=admin.internal", () => {
       // /team/delete names a team that does not exist, so its route answers 404 team_not_found, not route_not_found.
       const text = await served.text();
       if (route.path === "/team/delete") expect(JSON.parse(text).error.code).toBe("team_not_found");
+      else if (route.path === "/customer/delete") expect(JSON.parse(text).error.code).toBe("end_user_not_found");
       else expect(served.status, `${route.method} ${path} on admin.internal: ${text}`).toBe(200);
     },
   );
