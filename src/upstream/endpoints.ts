@@ -92,10 +92,30 @@ export const messages: Endpoint<typeof messagesRequestSchema> = {
   dialect: "anthropic",
   usage: anthropicUsage,
   cacheWrites: (body) => marksCache(body.system, body.messages, body.tools, body.cache_control),
-  endUser: (body) => body.metadata?.user_id,
+  endUser: (body) => anthropicEndUser(body.metadata?.user_id),
   path: "/messages",
   schema: messagesRequestSchema,
   prompt: (body) => ({ kind: "anthropic", system: body.system, messages: body.messages, tools: body.tools }),
   outputCap: (body) => body.max_tokens,
   usageOption: false,
 };
+
+/**
+ * Anthropic's metadata.user_id names the end user, but Claude Code fills it with its own formats: a JSON object
+ * (device_id, account_uuid, session_id) in current versions, "user_<hash>_account_<uuid>_session_<uuid>" in older
+ * ones. Either way the per-session part must not split one person into many end users: the account (else the
+ * device, else the user hash) is the end user. Any other value is taken as it is.
+ */
+export function anthropicEndUser(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const legacy = /^(user_[0-9a-f]{64})_account_([0-9a-f-]*)_session_[0-9a-f-]*$/.exec(value);
+  if (legacy) return legacy[2] ? `account_${legacy[2]}` : legacy[1];
+  if (!value.startsWith("{")) return value;
+  try {
+    const parsed = JSON.parse(value) as { account_uuid?: unknown; device_id?: unknown };
+    const id = [parsed.account_uuid, parsed.device_id].find((candidate) => typeof candidate === "string" && candidate !== "");
+    return id === undefined ? value : `${id === parsed.account_uuid ? "account" : "device"}_${id as string}`;
+  } catch {
+    return value;
+  }
+}

@@ -83,6 +83,29 @@ describe("end users behind one key", () => {
     expect(lines.map((line) => (line as any).end_user).sort()).toEqual([fromAnthropic, fromHeader].sort());
   });
 
+  it("Claude Code's metadata.user_id formats name the account (or device), not the session", async () => {
+    const account = crypto.randomUUID();
+    const device = "d".repeat(64);
+    const hash = "a".repeat(64);
+    const key = await createKey({ end_user_defaults: { max_budget: 1 } });
+    const send = (userId: string) =>
+      call("/v1/messages", {
+        token: key.key,
+        body: { model: "claude-sonnet-4-20250514", max_tokens: 5, messages: MESSAGES, metadata: { user_id: userId } },
+        headers: { "x-mock-completion-tokens": "5" },
+      });
+    for (const session of [crypto.randomUUID(), crypto.randomUUID()]) {
+      expect((await send(JSON.stringify({ device_id: device, account_uuid: account, session_id: session }))).status).toBe(200);
+      expect((await send(`user_${hash}_account_${account}_session_${session}`)).status).toBe(200);
+    }
+    expect((await send(`user_${hash}_account__session_${crypto.randomUUID()}`)).status).toBe(200);
+    expect((await send(JSON.stringify({ device_id: device, session_id: crypto.randomUUID() }))).status).toBe(200);
+    await settled(key.key);
+    expect((await view(`account_${account}`))?.snapshot.window.requests).toBe(4);
+    expect((await view(`user_${hash}`))?.snapshot.window.requests).toBe(1);
+    expect((await view(`device_${device}`))?.snapshot.window.requests).toBe(1);
+  });
+
   it("a malformed end-user id is a 400 before anything is reserved", async () => {
     const key = await createKey({ rpm_limit: 10 });
     for (const [body, headers] of [
