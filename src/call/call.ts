@@ -2,12 +2,14 @@ import type { Bindings } from "../bindings";
 import type { Config } from "../config/config";
 import type { Deployment } from "../config/deployments";
 import type { Dialect } from "../http/dialect";
+import { ApiError } from "../http/errors";
 import { costOf, usdToNanos, type Snapshot, type TokenSplit, type Usage } from "../limiter";
 import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
 import type { EndUserDefaults } from "../schemas/end-user-defaults";
 import { deploymentObject, endUserObject, keyObject, teamObject } from "../stubs";
 import { admitDeployment, reachOrSkip, type DeploymentHold } from "./deployments";
 import { answerError } from "./owner-error";
+import { Waiting } from "./waiting";
 
 /** One owner holding a reservation for this call; `reserved` grows when a stream is topped up. */
 export interface Hold {
@@ -58,7 +60,13 @@ export class Call {
     readonly keySnapshot: Snapshot,
     /** The API the client speaks: only deployments that speak it can serve the call. */
     readonly dialect: Dialect,
+    private readonly waiting: Waiting,
   ) {}
+
+  /** How long the call waited in owners' queues before it was admitted everywhere. */
+  get queuedMs(): number {
+    return this.waiting.queuedMs;
+  }
 
   get requestId(): string {
     return this.input.requestId;
@@ -69,33 +77,49 @@ export class Call {
     return this.deploymentHold?.deployment ?? null;
   }
 
-  /** Reserves the call at every owner, or throws the client's error with nothing left reserved. */
-  static async admit(env: Bindings, config: Config, token: string, input: AdmitInput, dialect: Dialect): Promise<Call> {
+  /**
+   * Reserves the call at every owner, waiting in their queues as long as it may (`maxWaitMs` from the client, else
+   * each owner's max_wait_ms), or throws the client's error with nothing left reserved. A client that goes away
+   * while waiting leaves the queue it is in, and whatever was reserved for it is withdrawn.
+   */
+  static async admit(env: Bindings, config: Config, token: string, request: AdmitRequest): Promise<Call> {
+    const { dialect, maxWaitMs, signal } = request;
+    const waiting = new Waiting(maxWaitMs, signal);
     const key = keyObject(env, token);
+    const asked = { ...request.input, share: token };
     // Without the key's own object the key cannot even be authenticated: always fail closed here.
-    const admitted = await key.admit(input, token);
-    if (admitted.kind !== "admitted") throw answerError("key", admitted, token, input.model);
-    const call = new Call(env, config, input, admitted.snapshot, dialect);
+    const admitted = await waiting.ask(key, asked.requestId, async () => key.admit(waiting.inputFor(asked), token));
+    if (admitted.kind !== "admitted") throw answerError("key", admitted, token, asked.model).withHeaders(queueHeader(waiting));
+    // Owners after the key see the key's priority class.
+    const input = { ...asked, priority: admitted.priority ?? null };
+    const call = new Call(env, config, input, admitted.snapshot, dialect, waiting);
     call.holds.push({ owner: key, reserved: admitted.reserved });
     try {
+      waiting.checkClient();
       if (admitted.teamId !== null) await call.admitTeam(admitted.teamId);
       if (input.endUser) await call.admitEndUser(input.endUser, admitted.endUserDefaults ?? config.endUserDefaults);
       const group = config.deployments[input.model];
-      if (group) call.deploymentHold = await admitDeployment(env, config, group, input, call.tried, dialect);
+      if (group) {
+        call.deploymentHold = await admitDeployment(env, config, input.model, group, call.tried, dialect, (owner, id, noWait) =>
+          waiting.ask(owner, input.requestId, async () => owner.admit(waiting.inputFor(input, noWait), id)),
+        );
+        waiting.checkClient();
+      }
       return call;
     } catch (error) {
-      await Promise.all(call.holds.map((hold) => hold.owner.withdraw(input.requestId)));
-      throw error;
+      await Promise.all(call.allHolds().map((hold) => hold.owner.withdraw(input.requestId)));
+      throw error instanceof ApiError ? error.withHeaders(queueHeader(waiting)) : error;
     }
   }
 
   private async admitTeam(teamId: string): Promise<void> {
     const team = teamObject(this.env, teamId);
-    const answer = await reachOrSkip(this.config, () => team.admit(this.input, teamId));
+    const answer = await reachOrSkip(this.config, () => this.waiting.ask(team, this.requestId, async () => team.admit(this.waiting.inputFor(this.input), teamId)));
     // null: the team could not be reached and the operator chose availability over its limits (fail-open).
     if (answer === null) return;
     if (answer.kind !== "admitted") throw answerError("team", answer, teamId, this.input.model);
     this.holds.push({ owner: team, reserved: answer.reserved });
+    this.waiting.checkClient();
   }
 
   /**
@@ -104,10 +128,13 @@ export class Call {
    */
   private async admitEndUser(id: string, defaults: EndUserDefaults | null): Promise<void> {
     const endUser = endUserObject(this.env, id);
-    const answer = await reachOrSkip(this.config, () => endUser.admit(this.input, id, defaults));
+    const answer = await reachOrSkip(this.config, () =>
+      this.waiting.ask(endUser, this.requestId, async () => endUser.admit(this.waiting.inputFor(this.input), id, defaults)),
+    );
     if (answer === null || answer.kind === "unknown") return;
     if (answer.kind !== "admitted") throw answerError("end_user", answer, id, this.input.model);
     this.holds.push({ owner: endUser, reserved: answer.reserved });
+    this.waiting.checkClient();
   }
 
   /**
@@ -126,7 +153,10 @@ export class Call {
     await failed.owner.finish(this.requestId, null);
     this.deploymentHold = null;
     try {
-      this.deploymentHold = await admitDeployment(this.env, this.config, group, this.input, this.tried, this.dialect);
+      // A call failing over does not wait again: it has an answer to give.
+      this.deploymentHold = await admitDeployment(this.env, this.config, this.input.model, group, this.tried, this.dialect, async (owner, id) =>
+        owner.admit({ ...this.input, maxWaitMs: 0 }, id),
+      );
       return true;
     } catch {
       return false;
@@ -163,12 +193,17 @@ export class Call {
   }
 
   settle(split: TokenSplit, used: Usage): Promise<unknown> {
-    return this.end((hold) => hold.owner.finish(this.requestId, used, split));
+    return this.end((hold) => hold.owner.finish(this.requestId, this.withQueue(used), split));
   }
 
   /** The upstream may have done the work but we cannot know how much: each owner keeps what it reserved. */
   chargeEstimate(): Promise<unknown> {
-    return this.end((hold) => hold.owner.finish(this.requestId, hold.reserved));
+    return this.end((hold) => hold.owner.finish(this.requestId, this.withQueue({ tokens: hold.reserved.tokens, cost: hold.reserved.cost })));
+  }
+
+  /** The spend log records how long a call waited for capacity. */
+  private withQueue(used: Usage): Usage {
+    return this.waiting.queuedMs > 0 ? { ...used, queueMs: this.waiting.queuedMs } : used;
   }
 
   /** Nothing was consumed upstream: every owner gets its reservation back. */
@@ -176,6 +211,7 @@ export class Call {
     return this.end((hold) => hold.owner.finish(this.requestId, null));
   }
 
+  /** Every hold, the deployment's included: what settlement ends and a refusal withdraws. */
   private allHolds(): Hold[] {
     return this.deploymentHold ? [...this.holds, this.deploymentHold] : this.holds;
   }
@@ -186,6 +222,21 @@ export class Call {
     await Promise.all(this.growing);
     return Promise.all(this.allHolds().map((hold) => withRetries(() => each(hold))));
   }
+}
+
+/** What the front door knows of a call before its owners admit it. */
+export interface AdmitRequest {
+  readonly input: AdmitInput;
+  readonly dialect: Dialect;
+  /** The client's wait bound (x-edgequota-max-wait-ms), or null for each owner's own max_wait_ms. */
+  readonly maxWaitMs: number | null;
+  /** Fires when the client goes away. */
+  readonly signal: AbortSignal | null;
+}
+
+/** x-edgequota-queue-ms: how long the call waited for capacity, on every answer of a call that waited. */
+function queueHeader(waiting: Waiting): Record<string, string> {
+  return waiting.queuedMs > 0 ? { "x-edgequota-queue-ms": String(Math.round(waiting.queuedMs)) } : {};
 }
 
 /** The price source named in the spend log when LiteLLM's x-litellm-response-cost priced the call. */

@@ -4,8 +4,8 @@ import { servesDialect, type Deployment } from "../config/deployments";
 import type { Dialect } from "../http/dialect";
 import { ApiError } from "../http/errors";
 import type { Snapshot } from "../limiter";
-import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
-import { deploymentObject } from "../stubs";
+import type { AdmitAnswer, Owner, Reserved } from "../objects/protocol";
+import { deploymentObject, type DeploymentClient } from "../stubs";
 import { answerError, noDeployment } from "./owner-error";
 
 /** A deployment chosen for a call, with what its object reserved. */
@@ -25,36 +25,50 @@ const REMEMBER_MS = 1_000;
 /** Stands in for an owner that could not be reached when failing open: nothing to settle there. */
 const UNMETERED: DeploymentHold["owner"] = { finish: async () => false, withdraw: async () => false, extend: async () => false };
 
+/** Asks one deployment's object to admit the call; `noWait` when it must answer now. */
+export type AskDeployment = (owner: DeploymentClient, id: string, noWait: boolean) => Promise<AdmitAnswer>;
+
 /**
  * Picks a deployment of the model group with capacity for this call, most remaining tokens first, skipping
- * `tried` ones and those cooling down. When none can take it, throws the refusal the client must wait least
- * for (429 with scope "deployment"), or 503 when no deployment is left at all.
+ * `tried` ones and those cooling down. When none can take it now, a call that may wait waits at the one that
+ * frees soonest; otherwise throws the refusal the client must wait least for (429 with scope "deployment"), or
+ * 503 when no deployment is left at all.
  */
 export async function admitDeployment(
   env: Bindings,
   config: Config,
+  model: string,
   group: readonly Deployment[],
-  input: AdmitInput,
   tried: ReadonlySet<string>,
   dialect: Dialect,
+  ask: AskDeployment,
 ): Promise<DeploymentHold> {
   const now = Date.now();
   const candidates = group
     .filter((deployment) => !tried.has(deployment.id) && servesDialect(deployment, dialect))
     .sort((a, b) => expectedRoom(b, now) - expectedRoom(a, now));
-  let soonest: { wait: number; error: ApiError } | null = null;
+  let soonest: { wait: number; error: ApiError; deployment: Deployment; waitable: boolean } | null = null;
   for (const deployment of candidates) {
     const owner = deploymentObject(env, deployment.id);
-    const answer = await reachOrSkip(config, () => owner.admit(input, deployment.id));
+    const answer = await reachOrSkip(config, () => ask(owner, deployment.id, true));
     // Fail-open: an unreachable deployment object does not stop the call from using that deployment.
     if (answer === null) return { deployment, owner: UNMETERED, reserved: { tokens: 0, cost: 0, promptTokens: 0 } };
     if ("snapshot" in answer) rememberRemaining(deployment.id, answer.snapshot);
     if (answer.kind === "admitted") return { deployment, owner, reserved: answer.reserved };
-    if (answer.kind === "unknown" || answer.kind === "refused") continue;
+    if (answer.kind === "unknown" || answer.kind === "refused" || answer.kind === "left") continue;
     const wait = answer.kind === "cooling_down" ? Math.ceil(answer.waitMs) : (answer.rejection.retryAfterMs ?? Number.POSITIVE_INFINITY);
-    if (soonest === null || wait < soonest.wait) soonest = { wait, error: answerError("deployment", answer, deployment.id, input.model) };
+    if (soonest === null || wait < soonest.wait) {
+      soonest = { wait, deployment, waitable: answer.kind === "rejected", error: answerError("deployment", answer, deployment.id, model) };
+    }
   }
-  throw soonest?.error ?? noDeployment(input.model);
+  if (soonest?.waitable && Number.isFinite(soonest.wait)) {
+    // Nobody has room now: wait (if the call may) in the queue of the deployment that frees soonest.
+    const owner = deploymentObject(env, soonest.deployment.id);
+    const answer = await reachOrSkip(config, () => ask(owner, soonest.deployment.id, false));
+    if (answer?.kind === "admitted") return { deployment: soonest.deployment, owner, reserved: answer.reserved };
+    if (answer?.kind === "rejected") throw answerError("deployment", answer, soonest.deployment.id, model);
+  }
+  throw soonest?.error ?? noDeployment(model);
 }
 
 function rememberRemaining(id: string, snapshot: Snapshot): void {

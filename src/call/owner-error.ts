@@ -14,6 +14,8 @@ export function answerError(scope: Scope, answer: Exclude<AdmitAnswer, { kind: "
       return coolingDown(ownerName, Math.ceil(answer.waitMs));
     case "unknown":
       return noDeployment(model);
+    case "left":
+      return new ApiError("client_closed", "The client disconnected while the call waited for capacity.");
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RESERVATION_POLICIES } from "../limiter/limits";
+import { maxWaitMs, priorityReservation } from "../schemas/common";
 
 /**
  * Upstream deployments per model group, from the DEPLOYMENTS variable (JSON). A variable rather than an admin
@@ -39,6 +40,10 @@ export const deploymentSchema = z.strictObject({
    * as OpenAI and Azure OpenAI count, the prompt estimate plus max_tokens is charged at admission and kept.
    */
   tpm_counting: z.enum(["usage", "request_time"]).optional(),
+  /** Share of this deployment each key priority class is guaranteed under contention; see priority_reservation on teams. */
+  priority_reservation: priorityReservation.optional(),
+  /** How long a call may wait for this deployment's capacity when it does not say; 0 (default) = answer now. */
+  max_wait_ms: maxWaitMs.optional(),
 }).refine((deployment) => deployment.tpm_counting !== "request_time" || deployment.reservation_policy !== "adaptive", {
   message: 'tpm_counting "request_time" reserves strictly (the provider counts max_tokens); reservation_policy cannot be "adaptive"',
   path: ["reservation_policy"],

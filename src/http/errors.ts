@@ -59,6 +59,8 @@ export const ERRORS = {
   request_exceeds_limit: error(429, "rate_limit_error"),
   budget_exceeded: error(429, "budget_exceeded"),
   deployment_cooling_down: error(429, "rate_limit_error"),
+  queue_full: error(429, "rate_limit_error"),
+  calls_waiting: error(429, "rate_limit_error"),
   // 5xx
   internal_error: error(500, "server_error"),
   invalid_configuration: error(500, "server_error"),

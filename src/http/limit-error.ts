@@ -13,6 +13,7 @@ const CODES = {
   output_tokens: "otpm_limit_exceeded",
   parallel_requests: "max_parallel_requests_exceeded",
   budget: "budget_exceeded",
+  queue: "calls_waiting",
 } as const;
 
 const SETTINGS = {
@@ -22,6 +23,7 @@ const SETTINGS = {
   output_tokens: ["otpm", "otpm", "output tokens per window"],
   parallel_requests: ["max_parallel_requests", "max_parallel_requests", "parallel requests"],
   budget: ["max_budget", "model_max_budget", "budget (USD)"],
+  queue: ["max_wait_ms", "max_wait_ms", "calls waiting"],
 } as const;
 
 /**
@@ -65,11 +67,16 @@ export function limitError(scope: Scope, rejection: Rejection, snapshot: Snapsho
     : inFlight
       ? `${inFlight.calls} ${inFlight.calls === 1 ? "call" : "calls"} in flight hold ${inFlight.tokens} tokens; capacity frees as they finish (expected in ${formatDuration(wait)}).`
       : `enough frees in ${formatDuration(wait)}.`;
-  const message = tooLarge
+  const queued = rejection.name === "queue";
+  const queueMessage = rejection.reason === "queue_full"
+    ? `The ${owner}'s queue is full (${rejection.limit} calls or its token bound); ${frees}`
+    : `Calls are waiting for capacity at the ${owner} ahead of this one, which may not wait (send x-edgequota-max-wait-ms or set max_wait_ms to queue); ${frees}`;
+  const message = queued ? queueMessage : tooLarge
     ? `This request alone needs ${show(rejection.requested)} but the ${owner} ${name} is ${show(rejection.limit)} ${unit}; it can never be admitted. Lower max_tokens or the input, or raise the limit.`
     : `${money ? "Budget exceeded" : "Rate limit exceeded"} for ${owner}: ${name} is ${show(rejection.limit)} ${unit}, ` +
       `${show(rejection.remaining)} remaining, this request needs ${show(rejection.requested)}; ${frees}`;
-  return new ApiError(tooLarge ? "request_exceeds_limit" : CODES[rejection.name], message, {
+  const code = rejection.reason === "queue_full" ? "queue_full" : tooLarge ? "request_exceeds_limit" : CODES[rejection.name];
+  return new ApiError(code, message, {
     type: money ? "budget_exceeded" : "rate_limit_error",
     headers,
     ...(snapshot && scope === "key" ? { snapshot } : {}),

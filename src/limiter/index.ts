@@ -5,6 +5,7 @@ export * from "./limiter";
 export * from "./limits";
 export * from "./money";
 export * from "./period";
+export * as queue from "./queue";
 export * from "./rejections";
 export * from "./snapshot";
 export * from "./state";

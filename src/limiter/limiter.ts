@@ -54,6 +54,7 @@ export interface Settlement {
   /** The upstream's report of the call's tokens, when it settled from one. */
   readonly split?: TokenSplit;
   readonly priceSource?: string;
+  readonly queueMs?: number;
 }
 
 export interface Usage {
@@ -61,6 +62,8 @@ export interface Usage {
   readonly cost: number;
   /** Where the cost's price came from (the price database, MODEL_PRICES, the upstream's own figure). */
   readonly priceSource?: string;
+  /** How long the call waited for capacity before it was admitted (ms). */
+  readonly queueMs?: number;
 }
 
 const LATENCY_SMOOTHING = 0.2;
@@ -201,6 +204,7 @@ function finish(state: LimiterState, limits: Limits, reservation: Reservation, o
     at: now,
     ...(split ? { split } : {}),
     ...(used.priceSource !== undefined ? { priceSource: used.priceSource } : {}),
+    ...(used.queueMs !== undefined ? { queueMs: used.queueMs } : {}),
   };
 }
 

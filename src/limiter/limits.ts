@@ -47,6 +47,10 @@ export interface Limits {
    * as OpenAI and Azure OpenAI count a deployment's TPM at request time. Money still settles to real cost.
    */
   readonly keepReservation?: boolean;
+  /** How long a call may wait for capacity at this owner when it does not say (max_wait_ms); 0 = answer now. */
+  readonly maxWaitMs?: number;
+  /** Share of the owner's capacity each priority class is guaranteed under contention (LiteLLM's name). */
+  readonly priorityReservation?: Readonly<Record<string, number>> | null;
 }
 
 export const UNLIMITED_BUDGET: BudgetLimit = { max: null, soft: null, period: null };

@@ -2,12 +2,15 @@ import { remaining, type Budget, type BudgetLimit } from "./budget";
 import type { LimiterState, Reservation } from "./state";
 
 /** input_tokens and output_tokens are the separate input and output limits (Anthropic's ITPM and OTPM). */
-export type LimitName = "requests" | "tokens" | "input_tokens" | "output_tokens" | "parallel_requests" | "budget";
+export type LimitName = "requests" | "tokens" | "input_tokens" | "output_tokens" | "parallel_requests" | "budget" | "queue";
 
 export interface Rejection {
   readonly name: LimitName;
-  /** "limit": over the limit now; "too_large": this request alone exceeds it; "price_unknown": cannot cost it. */
-  readonly reason: "limit" | "too_large" | "price_unknown";
+  /**
+   * "limit": over the limit now; "too_large": this request alone exceeds it; "price_unknown": cannot cost it;
+   * "queue_full": it may wait, but the owner's queue is full.
+   */
+  readonly reason: "limit" | "too_large" | "price_unknown" | "queue_full";
   /** The model whose per-model limit tripped, or null for the owner's own limit. */
   readonly model: string | null;
   readonly limit: number;

@@ -27,7 +27,7 @@ export class DeploymentObject extends LimitedObject<DeploymentRecord> implements
   }
 
   /** The record is made on first use from DEPLOYMENTS: `id` is the name the front door addressed. */
-  admit(input: AdmitInput, id: string): AdmitAnswer {
+  admit(input: AdmitInput, id: string): AdmitAnswer | Promise<AdmitAnswer> {
     if (!this.record) {
       if (!findDeployment(loadConfig(this.env).deployments, id)) return { kind: "unknown" };
       this.saveRecord({ id });

@@ -44,7 +44,7 @@ export class EndUserObject extends LimitedObject<EndUserRecord> implements EndUs
     return this.forget();
   }
 
-  admit(input: AdmitInput, id: string, defaults: EndUserDefaults | null = null): AdmitAnswer {
+  admit(input: AdmitInput, id: string, defaults: EndUserDefaults | null = null): AdmitAnswer | Promise<AdmitAnswer> {
     const record = this.recordFor(id, defaults);
     if (!record) return { kind: "unknown" };
     const now = this.tick(record);

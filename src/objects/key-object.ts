@@ -90,7 +90,7 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
   }
 
   /** Authenticates the key and reserves capacity for one request, in one round trip. */
-  admit(input: AdmitInput): AdmitAnswer {
+  admit(input: AdmitInput): AdmitAnswer | Promise<AdmitAnswer> {
     const record = this.record;
     if (!record) return { kind: "refused", refusal: INVALID };
     const now = this.tick(record);
@@ -102,9 +102,8 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
         refusal: { code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
       };
     }
-    const answer = this.reserve(record, input, now, record.team_id);
-    // Records stored before end_user_defaults existed carry none.
-    return answer.kind === "admitted" ? { ...answer, endUserDefaults: record.end_user_defaults ?? null } : answer;
+    // Records stored before end_user_defaults and priority existed carry none.
+    return this.reserve(record, input, now, { teamId: record.team_id, endUserDefaults: record.end_user_defaults ?? null, priority: record.priority ?? null });
   }
 
   /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */

@@ -7,6 +7,7 @@ import {
   budgetEntry,
   cancel,
   extend,
+  queue as waiting,
   report,
   release,
   settle,
@@ -22,6 +23,9 @@ import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 
 export type { AdmitInput, View } from "./protocol";
 
+/** What an owner adds to its admission answer: keys name what admits the call next. */
+type AdmittedExtras = Pick<Extract<AdmitAnswer, { kind: "admitted" }>, "teamId" | "endUserDefaults" | "priority">;
+
 const RECORD = "record";
 
 /**
@@ -35,6 +39,10 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
   protected readonly ledger: SpendLedger;
   protected record: R | null = null;
   private limitsCache: { record: R; limits: Limits } | null = null;
+  /** Calls waiting for capacity (live calls, so kept in memory only: a restart fails them, reserving nothing). */
+  private readonly queue = waiting.emptyQueue();
+  private readonly answers = new Map<string, { resolve: (answer: AdmitAnswer) => void; extras: AdmittedExtras }>();
+  private wakeTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -58,7 +66,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
   }
 
   /** Authenticates (keys), applies the owner's rules and reserves, in one round trip. */
-  abstract admit(input: AdmitInput, name: string): AdmitAnswer;
+  abstract admit(input: AdmitInput, name: string): AdmitAnswer | Promise<AdmitAnswer>;
 
   protected limits(record: R): Limits {
     if (this.limitsCache?.record !== record) this.limitsCache = { record, limits: this.limitsOf(record, loadConfig(this.env)) };
@@ -85,15 +93,95 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     return now;
   }
 
-  /** Reserves for one call against this owner's limits; the caller has already checked it may call at all. */
-  protected reserve(record: R, input: AdmitInput, now: number, teamId: string | null = null): AdmitAnswer {
+  /**
+   * Reserves for one call against this owner's limits; the caller has already checked it may call at all. A call
+   * that may wait and does not fit yet is queued and answered the moment it fits (or can no longer in time).
+   */
+  protected reserve(record: R, input: AdmitInput, now: number, extras: AdmittedExtras = { teamId: null }): AdmitAnswer | Promise<AdmitAnswer> {
     const limits = this.limits(record);
-    const admission = admit(this.store.state, limits, input, now);
+    this.serveQueue(record, now);
+    const maxWait = Math.max(0, input.maxWaitMs ?? limits.maxWaitMs ?? 0);
+    const arrival = waiting.arrive(this.store.state, limits, this.queue, {
+      request: input,
+      enqueuedAt: now,
+      deadline: now + maxWait,
+      share: input.share ?? input.requestId,
+      priority: input.priority ?? null,
+    }, now);
+    if (arrival.kind === "queued") {
+      const answer = new Promise<AdmitAnswer>((resolve) => this.answers.set(input.requestId, { resolve, extras }));
+      this.store.persist();
+      this.scheduleWake(record);
+      return answer;
+    }
     const view = snapshot(this.store.state, limits, now);
     this.store.persist();
-    if (!admission.ok) return { kind: "rejected", rejection: admission.rejection, snapshot: view };
-    const { tokens, cost, promptTokens } = admission.reservation;
-    return { kind: "admitted", reserved: { tokens, cost, promptTokens: promptTokens ?? tokens }, snapshot: view, teamId };
+    if (arrival.kind !== "admitted") return { kind: "rejected", rejection: arrival.rejection, snapshot: view };
+    const { tokens, cost, promptTokens } = arrival.reservation;
+    return { kind: "admitted", reserved: { tokens, cost, promptTokens: promptTokens ?? tokens }, snapshot: view, ...extras, queuedMs: 0 };
+  }
+
+  /**
+   * Admits the waiting calls that fit now and answers those that can no longer fit in time. Runs wherever capacity
+   * may have freed: a settlement, a release, a withdrawal, a departure, the timer set for the next exact instant.
+   */
+  private serveQueue(record: R, now: number): void {
+    if (this.queue.waiters.length === 0) return;
+    const limits = this.limits(record);
+    const { admitted, expired } = waiting.drain(this.store.state, limits, this.queue, now);
+    if (admitted.length === 0 && expired.length === 0) return;
+    const view = snapshot(this.store.state, limits, now);
+    for (const { waiter, reservation } of admitted) {
+      const pending = this.answers.get(waiter.request.requestId);
+      this.answers.delete(waiter.request.requestId);
+      const { tokens, cost, promptTokens } = reservation;
+      if (!pending) continue;
+      pending.resolve({
+        kind: "admitted",
+        reserved: { tokens, cost, promptTokens: promptTokens ?? tokens },
+        snapshot: view,
+        ...pending.extras,
+        queuedMs: now - waiter.enqueuedAt,
+      });
+    }
+    for (const { waiter, rejection } of expired) {
+      const pending = this.answers.get(waiter.request.requestId);
+      this.answers.delete(waiter.request.requestId);
+      pending?.resolve({ kind: "rejected", rejection, snapshot: view, queuedMs: now - waiter.enqueuedAt });
+    }
+  }
+
+  /** Wakes at the next instant a waiting call may fit (a bucket leaves the window, a budget resets) or must leave. */
+  private scheduleWake(record: R): void {
+    if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    const now = this.store.state.clock;
+    const at = waiting.nextWakeAt(this.store.state, this.limits(record), this.queue, now);
+    if (at === null) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      if (!this.record) return;
+      this.serveQueue(this.record, this.tick(this.record));
+      this.store.persist();
+      this.scheduleWake(this.record);
+    }, Math.max(0, at - now));
+  }
+
+  /** After anything that may free capacity: serve the queue, then persist. */
+  private afterChange(record: R, now: number): void {
+    this.serveQueue(record, now);
+    this.store.persist();
+    if (this.queue.waiters.length > 0) this.scheduleWake(record);
+  }
+
+  async leave(requestId: string): Promise<boolean> {
+    const left = waiting.leave(this.queue, requestId);
+    if (!left) return false;
+    const pending = this.answers.get(requestId);
+    this.answers.delete(requestId);
+    pending?.resolve({ kind: "left" });
+    if (this.record) this.afterChange(this.record, this.tick(this.record));
+    return true;
   }
 
   /** A new budget period schedule starts now, as a freshly created budget's would. */
@@ -123,7 +211,12 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
   view(): View<R> | null {
     if (!this.record) return null;
     const now = this.tick(this.record);
-    const view = { record: this.record, snapshot: snapshot(this.store.state, this.limits(this.record), now), learned: report(this.store.state.estimates) };
+    const view = {
+      record: this.record,
+      snapshot: snapshot(this.store.state, this.limits(this.record), now),
+      queue: waiting.queueReport(this.queue, now),
+      learned: report(this.store.state.estimates),
+    };
     this.store.persist();
     return view;
   }
@@ -134,21 +227,23 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     const now = this.tick(this.record);
     const done = used ? settle(this.store.state, limits, requestId, used, now, split) : release(this.store.state, limits, requestId, now);
     if (done) this.ledger.record([done]);
-    this.store.persist();
+    this.afterChange(this.record, now);
     return done !== null;
   }
 
   async extend(requestId: string, tokens: number): Promise<boolean> {
     if (!this.record) return false;
-    const grown = extend(this.store.state, this.limits(this.record), requestId, tokens, this.tick(this.record));
-    this.store.persist();
+    const now = this.tick(this.record);
+    const grown = extend(this.store.state, this.limits(this.record), requestId, tokens, now);
+    this.afterChange(this.record, now);
     return grown;
   }
 
   async withdraw(requestId: string): Promise<boolean> {
     if (!this.record) return false;
-    const done = cancel(this.store.state, this.limits(this.record), requestId, this.tick(this.record));
-    this.store.persist();
+    const now = this.tick(this.record);
+    const done = cancel(this.store.state, this.limits(this.record), requestId, now);
+    this.afterChange(this.record, now);
     return done !== null;
   }
 
@@ -162,7 +257,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
 
   override async alarm(): Promise<void> {
     this.store.alarmFired();
-    if (this.record) this.tick(this.record);
-    this.store.persist();
+    if (this.record) this.afterChange(this.record, this.tick(this.record));
+    else this.store.persist();
   }
 }

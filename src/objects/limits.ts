@@ -36,7 +36,8 @@ export function keyLimits(settings: KeySettings, config: Config): Limits {
 }
 
 /** The limit fields keys and teams share (LiteLLM's names); keys add per-model limits and their default output. */
-type OwnerLimitSettings = Pick<TeamSettings, "tpm_limit" | "rpm_limit" | "max_parallel_requests" | "max_budget" | "soft_budget" | "budget_duration" | "reservation_policy">;
+type OwnerLimitSettings = Pick<TeamSettings, "tpm_limit" | "rpm_limit" | "max_parallel_requests" | "max_budget" | "soft_budget" | "budget_duration" | "reservation_policy"> &
+  Partial<Pick<TeamSettings, "max_wait_ms" | "priority_reservation">>;
 
 export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits {
   return {
@@ -50,6 +51,8 @@ export function teamLimits(settings: OwnerLimitSettings, config: Config): Limits
     reservationTtlMs: config.reservationTtlMs,
     // Records stored before policies existed carry none: they get the default.
     policy: settings.reservation_policy ?? "adaptive",
+    maxWaitMs: settings.max_wait_ms ?? 0,
+    priorityReservation: settings.priority_reservation ?? null,
   };
 }
 
@@ -78,6 +81,8 @@ export function deploymentLimits(deployment: Deployment | undefined, config: Con
     outputTpm: deployment?.otpm ?? null,
     inputCountsCacheReads: deployment?.itpm_counts_cache_reads === true,
     keepReservation: requestTime,
+    maxWaitMs: deployment?.max_wait_ms ?? 0,
+    priorityReservation: deployment?.priority_reservation ?? null,
   };
 }
 

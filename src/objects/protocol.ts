@@ -30,6 +30,12 @@ export interface AdmitInput {
   readonly cacheWrites?: boolean;
   /** The end user the call is made for (OpenAI's `user`, Anthropic's metadata.user_id), recorded in spend logs. */
   readonly endUser?: string | null;
+  /** How long the call may wait for capacity at this owner (x-edgequota-max-wait-ms); null: the owner's max_wait_ms. */
+  readonly maxWaitMs?: number | null;
+  /** Fairness unit among waiting calls: the key the call comes from. */
+  readonly share?: string;
+  /** The key's priority class, for owners with a priority_reservation. */
+  readonly priority?: string | null;
 }
 
 /** What an owner reserved for a call: tokens and money, and how much of the tokens is for the prompt. */
@@ -63,17 +69,28 @@ export type AdmitAnswer =
       readonly snapshot: Snapshot;
       readonly teamId: string | null;
       readonly endUserDefaults?: EndUserDefaults | null;
+      /** How long the call waited in this owner's queue before it fitted. */
+      readonly queuedMs?: number;
+      /** Keys only: the key's priority class and default wait bound, for the owners after it. */
+      readonly priority?: string | null;
     }
   | { readonly kind: "refused"; readonly refusal: Refusal }
-  | { readonly kind: "rejected"; readonly rejection: Rejection; readonly snapshot: Snapshot }
+  | { readonly kind: "rejected"; readonly rejection: Rejection; readonly snapshot: Snapshot; readonly queuedMs?: number }
   /** A deployment resting after upstream errors. */
   | { readonly kind: "cooling_down"; readonly waitMs: number; readonly snapshot: Snapshot }
   /** A deployment id no longer configured, or an end user with no limits anywhere: the front door skips it. */
-  | { readonly kind: "unknown" };
+  | { readonly kind: "unknown" }
+  /** The call left the queue before it was admitted (its client went away). */
+  | { readonly kind: "left" };
 
 export interface Owner {
-  /** `name` is the owner's own name as the front door addressed it (an object cannot read it from its id). */
-  admit(input: AdmitInput, name: string): AdmitAnswer;
+  /**
+   * `name` is the owner's own name as the front door addressed it (an object cannot read it from its id). A call
+   * that may wait (maxWaitMs) and does not fit yet is answered when it does, or when it can no longer in time.
+   */
+  admit(input: AdmitInput, name: string): AdmitAnswer | Promise<AdmitAnswer>;
+  /** The call's client went away while it waited in this owner's queue: drop it, reserve nothing for it. */
+  leave(requestId: string): Promise<boolean>;
   /**
    * Ends a reservation with real usage, or with nothing consumed (`null`). `split` (the upstream's prompt and
    * completion tokens) is what the owner learns its estimates from. false when it had already ended.
@@ -88,6 +105,8 @@ export interface Owner {
 export interface View<R> {
   readonly record: R;
   readonly snapshot: Snapshot;
+  /** Calls waiting for capacity at this owner now, and how long the oldest has waited. */
+  readonly queue: { readonly length: number; readonly oldestWaitMs: number | null };
   /** What the owner learned of its calls: what adaptive reservations are sized from. */
   readonly learned: EstimatesReport;
 }
@@ -126,7 +145,7 @@ export interface EndUserService extends RecordOwner<EndUserRecord> {
    * Admits a call for this end user: its registered limits, else `defaults` (an unregistered end user's object
    * is created from them on first use); "unknown" when it is neither registered nor given defaults.
    */
-  admit(input: AdmitInput, id: string, defaults?: EndUserDefaults | null): AdmitAnswer;
+  admit(input: AdmitInput, id: string, defaults?: EndUserDefaults | null): AdmitAnswer | Promise<AdmitAnswer>;
   /** Registers the end user (/customer/new); one first seen through defaults keeps its spend and windows. */
   register(record: EndUserRecord): boolean;
   update(settings: Partial<EndUserSettings>): EndUserView | null;

@@ -18,10 +18,12 @@ export interface LedgerEntry {
   price_source?: string | null;
   /** The end user the call was made for. */
   end_user?: string | null;
+  /** How long the call waited for capacity (ms), when it waited. */
+  queue_ms?: number | null;
 }
 
 /** Columns added after the first release; objects created before them gain them on first open. */
-const LATER_COLUMNS = ["prompt_tokens INTEGER", "completion_tokens INTEGER", "cache_read_tokens INTEGER", "cache_write_tokens INTEGER", "price_source TEXT", "end_user TEXT"];
+const LATER_COLUMNS = ["prompt_tokens INTEGER", "completion_tokens INTEGER", "cache_read_tokens INTEGER", "cache_write_tokens INTEGER", "price_source TEXT", "end_user TEXT", "queue_ms INTEGER"];
 
 /** Lines kept; older ones are folded into one "carried_forward" line so the ledger still sums to spend. */
 export const LEDGER_RETENTION = 10_000;
@@ -49,7 +51,7 @@ export class SpendLedger {
   }
 
   record(settlements: readonly Settlement[]): void {
-    for (const { reservation, outcome, tokens, cost, at, split, priceSource } of settlements) {
+    for (const { reservation, outcome, tokens, cost, at, split, priceSource, queueMs } of settlements) {
       if (outcome === "cancelled") continue; // never admitted: nothing happened to account for
       this.insert({
         request_id: reservation.requestId,
@@ -64,6 +66,7 @@ export class SpendLedger {
         cache_write_tokens: split ? (split.cacheWrite ?? 0) : null,
         price_source: priceSource ?? null,
         end_user: reservation.endUser ?? null,
+        queue_ms: queueMs ?? null,
       });
     }
     this.prune();
@@ -98,11 +101,11 @@ export class SpendLedger {
 
   private insert(entry: Omit<LedgerEntry, "seq">): void {
     this.sql.exec(
-      `INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, price_source, end_user)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO spend_log (request_id, at, model, tokens, cost, outcome, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, price_source, end_user, queue_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       entry.request_id, entry.at, entry.model, entry.tokens, entry.cost, entry.outcome,
       entry.prompt_tokens ?? null, entry.completion_tokens ?? null, entry.cache_read_tokens ?? null, entry.cache_write_tokens ?? null, entry.price_source ?? null,
-      entry.end_user ?? null,
+      entry.end_user ?? null, entry.queue_ms ?? null,
     );
     this.lines++;
   }

@@ -36,7 +36,7 @@ export class TeamObject extends LimitedObject<TeamRecord> implements TeamService
   }
 
   /** Reserves for a call of one of the team's keys (the key object has already authenticated it). */
-  admit(input: AdmitInput): AdmitAnswer {
+  admit(input: AdmitInput): AdmitAnswer | Promise<AdmitAnswer> {
     const record = this.record;
     if (!record) return { kind: "refused", refusal: { code: "team_not_found", message: "The key's team no longer exists." } };
     const now = this.tick(record);

@@ -20,6 +20,18 @@ export const metadata = z.record(z.string().max(256), z.json());
 
 export const reservationPolicy = z.enum(RESERVATION_POLICIES);
 
+/** The longest a call may wait for capacity at one owner: five minutes, well inside any client timeout. */
+export const MAX_WAIT_MS = 300_000;
+export const maxWaitMs = z.number().int().min(0).max(MAX_WAIT_MS);
+
+/**
+ * Share of an owner's capacity each priority class is guaranteed under contention (LiteLLM's name), e.g.
+ * {"prod": 0.8, "batch": 0.2}; the shares may not add up to more than 1.
+ */
+export const priorityReservation = z
+  .record(label, z.number().min(0).max(1))
+  .refine((shares) => Object.values(shares).reduce((sum, share) => sum + share, 0) <= 1 + 1e-9, { message: "the shares add up to more than 1" });
+
 /** The limits keys and teams share, with LiteLLM's names: one definition so both validate them alike. */
 export const ownerLimitFields = {
   models: z.array(modelName).max(1000),
@@ -33,6 +45,8 @@ export const ownerLimitFields = {
   /** How token windows are reserved: "adaptive" (the default) or "strict"; see Limits in src/limiter/limits.ts. */
   reservation_policy: reservationPolicy,
   blocked: z.boolean(),
+  /** How long a call may wait for capacity here when it does not say (x-edgequota-max-wait-ms); 0 = answer now. */
+  max_wait_ms: maxWaitMs.nullable(),
 };
 
 /** Their values when not given: no limits, every model. */
@@ -47,4 +61,5 @@ export const OWNER_LIMIT_DEFAULTS = {
   max_parallel_requests: null,
   reservation_policy: "adaptive",
   blocked: false,
+  max_wait_ms: null,
 } satisfies { [K in keyof typeof ownerLimitFields]: z.infer<(typeof ownerLimitFields)[K]> };

@@ -23,6 +23,8 @@ export const keySettingsSchema = z
     default_output_tokens: tokenLimit.nullable(),
     /** Limits for every end user seen through this key that was never registered (LiteLLM's max_end_user_budget). */
     end_user_defaults: endUserDefaultsSchema.nullable(),
+    /** The key's priority class at its team and deployments (their priority_reservation names the classes). */
+    priority: label.nullable(),
   })
   .extend(ownerLimitFields);
 export type KeySettings = z.infer<typeof keySettingsSchema>;
@@ -38,6 +40,7 @@ export const KEY_DEFAULTS: KeySettings = {
   model_max_budget: {},
   default_output_tokens: null,
   end_user_defaults: null,
+  priority: null,
 };
 
 /** A key's identity for the management API: its secret ("sk-...") or the SHA-256 hex LiteLLM calls `token`. */
@@ -100,6 +103,8 @@ export const keyUsageSchema = windowUsageSchema.extend({
   reserved_tokens: z.number(),
   reserved_spend: z.number(),
   reservation_policy: reservationPolicy,
+  /** Calls waiting for capacity at this owner now, and how long the oldest has waited (ms). */
+  queue: z.object({ length: z.number(), oldest_wait_ms: z.number().nullable() }),
   /** What the owner learned of its calls (adaptive reservations size from it), per model, most recent first. */
   learned: z.object({
     models: z.array(

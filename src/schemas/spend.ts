@@ -27,5 +27,7 @@ export const spendLogSchema = z.object({
   price_source: z.string().nullable(),
   /** The end user the call was made for (OpenAI's `user`, Anthropic's metadata.user_id, x-edgequota-end-user). */
   end_user: z.string().nullable(),
+  /** How long the call waited for capacity before it was admitted (ms); null when it did not wait. */
+  queue_ms: z.number().nullable(),
 });
 export type SpendLog = z.infer<typeof spendLogSchema>;

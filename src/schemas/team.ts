@@ -1,15 +1,16 @@
 import { z } from "zod";
-import { label, OWNER_LIMIT_DEFAULTS, ownerLimitFields } from "./common";
+import { label, OWNER_LIMIT_DEFAULTS, ownerLimitFields, priorityReservation } from "./common";
 import { keyInfoSchema } from "./key";
 
 /** A team's settings, with LiteLLM's field names. No defaults here, so updates can tell "not sent" apart. */
 export const teamSettingsSchema = z.strictObject({
   team_alias: label.nullable(),
   ...ownerLimitFields,
+  priority_reservation: priorityReservation.nullable(),
 });
 export type TeamSettings = z.infer<typeof teamSettingsSchema>;
 
-export const TEAM_DEFAULTS: TeamSettings = { team_alias: null, ...OWNER_LIMIT_DEFAULTS };
+export const TEAM_DEFAULTS: TeamSettings = { team_alias: null, ...OWNER_LIMIT_DEFAULTS, priority_reservation: null };
 
 export const newTeamRequestSchema = teamSettingsSchema.partial().extend({ team_id: label.optional() });
 export const updateTeamRequestSchema = teamSettingsSchema.partial().extend({ team_id: label });

@@ -6,8 +6,9 @@ import { liveInfo } from "../key/present";
  * /customer/info: LiteLLM's customer shape (the limits under litellm_budget_table) plus the live counters of the
  * object that enforces them, in the same `usage` block /key/info shows.
  */
-export function endUserInfo({ record, snapshot, learned }: EndUserView): EndUserInfo {
-  const live = liveInfo(snapshot, learned);
+export function endUserInfo(view: EndUserView): EndUserInfo {
+  const { record } = view;
+  const live = liveInfo(view);
   return {
     user_id: record.user_id,
     alias: record.alias,

@@ -1,5 +1,5 @@
 import { MIN_SAMPLES, nanosToUsd, type BudgetReport, type EstimatesReport, type Snapshot, type WindowReport } from "../../limiter";
-import type { KeyView } from "../../objects/protocol";
+import type { KeyView, View } from "../../objects/protocol";
 import type { KeyInfo, KeyInfoResponse } from "../../schemas/key";
 
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
@@ -41,7 +41,9 @@ function learnedInfo(learned: EstimatesReport): KeyInfo["usage"]["learned"] {
 }
 
 /** The live counters admission uses, in LiteLLM's units; the same shape for keys and teams. */
-export function liveInfo(snapshot: Snapshot, learned: EstimatesReport): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
+export function liveInfo(
+  { snapshot, learned, queue }: Pick<View<unknown>, "snapshot" | "learned" | "queue">,
+): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
   const models: KeyInfo["usage"]["models"] = {};
   for (const [model, report] of Object.entries(snapshot.models)) {
     models[model] = { window: report.window ? windowUsage(report.window) : null, ...modelBudget(report.budget) };
@@ -58,6 +60,7 @@ export function liveInfo(snapshot: Snapshot, learned: EstimatesReport): Pick<Key
       reserved_tokens: snapshot.reservedTokens,
       reserved_spend: nanosToUsd(snapshot.budget.reserved),
       reservation_policy: snapshot.policy,
+      queue: { length: queue.length, oldest_wait_ms: queue.oldestWaitMs },
       learned: learnedInfo(learned),
       models,
     },
@@ -65,6 +68,6 @@ export function liveInfo(snapshot: Snapshot, learned: EstimatesReport): Pick<Key
 }
 
 /** /key/info's `info`: the stored settings plus the live counters admission uses. */
-export const keyInfo = ({ record, snapshot, learned }: KeyView): KeyInfo => ({ ...record, ...liveInfo(snapshot, learned) });
+export const keyInfo = (view: KeyView): KeyInfo => ({ ...view.record, ...liveInfo(view) });
 
 export const keyInfoResponse = (view: KeyView): KeyInfoResponse => ({ key: view.record.token, info: keyInfo(view) });

@@ -14,6 +14,7 @@ import { estimatePrompt, tokenizerFor } from "../../upstream/prompt";
 import { upstreamError } from "../../upstream/upstream-error";
 import { endUserOf } from "./end-user";
 import { forwardCall, targetOf } from "./forward-call";
+import { maxWaitOf } from "./max-wait";
 import { respondJson, respondStream } from "./respond";
 
 type Body = { model: string; stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null };
@@ -28,6 +29,7 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
     const secret = credential(c);
     const body = await parseBody(c, endpoint.schema, config.maxBodyBytes);
     const endUser = endUserOf(c, endpoint.endUser(body));
+    const maxWaitMs = maxWaitOf(c);
     const token = await sha256Hex(secret);
     const encoding = await tokenizerFor(body.model, config.modelTokenizers);
     const quote = await priceOf(body.model, config.modelPrices);
@@ -41,11 +43,12 @@ export function proxy<S extends z.ZodType<Body>>(endpoint: Endpoint<S>) {
       cacheWrites: endpoint.cacheWrites(body),
       endUser,
     };
-    const call = await Call.admit(c.env, config, token, input, endpoint.dialect);
+    const call = await Call.admit(c.env, config, token, { input, dialect: endpoint.dialect, maxWaitMs, signal: c.req.raw.signal });
     rememberRoom(token, call.keySnapshot);
     const headers = new Headers(rateLimitHeaders(call.keySnapshot));
     if (endpoint.dialect === "anthropic") for (const [name, value] of Object.entries(anthropicRateLimitHeaders(call.keySnapshot))) headers.set(name, value);
     headers.set("x-litellm-call-id", call.requestId);
+    if (call.queuedMs > 0) headers.set("x-edgequota-queue-ms", String(Math.round(call.queuedMs)));
     const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
 
     // The gateway needs the usage chunk to settle a stream; the client sees it only if it asked for it.

@@ -44,5 +44,6 @@ function spendLog(entry: LedgerEntry, token: string | null): SpendLog {
     cache_creation_input_tokens: entry.cache_write_tokens ?? null,
     price_source: entry.price_source ?? null,
     end_user: entry.end_user ?? null,
+    queue_ms: entry.queue_ms ?? null,
   };
 }
