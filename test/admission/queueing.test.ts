@@ -179,3 +179,55 @@ describe("the queue lives in memory", () => {
     await settled(key.key);
   });
 });
+
+/** Sends a waiting call and resolves with the instant it finished (each holds the slot for `holdMs`). */
+async function timed(key: string, holdMs: number): Promise<{ status: number; doneAt: number }> {
+  const response = await chat(key, {}, { ...WAIT(10_000), ...SLOW(holdMs) });
+  await response.text();
+  return { status: response.status, doneAt: Date.now() };
+}
+
+describe("fair shares and priorities inside a team", () => {
+  it("a key with one waiting call is not starved by a key with many (max-min fairness)", async () => {
+    const teamId = unique("fair-team");
+    await ensureTeam(teamId, { max_parallel_requests: 1 });
+    const [heavy, light] = await Promise.all([createKey({ team_id: teamId }), createKey({ team_id: teamId })]);
+    const first = timed(heavy.key, 300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const heavyCalls = [timed(heavy.key, 150), timed(heavy.key, 150), timed(heavy.key, 150)];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lightCall = timed(light.key, 150);
+    const [done, heavyDone, lightDone] = await Promise.all([first, Promise.all(heavyCalls), lightCall]);
+    for (const answer of [done, ...heavyDone, lightDone]) expect(answer.status).toBe(200);
+    // The light key queued last but was served before the heavy key's second waiting call.
+    const heavyOrder = heavyDone.map((answer) => answer.doneAt).sort((a, b) => a - b);
+    expect(lightDone.doneAt).toBeLessThan(heavyOrder[1]!);
+    await Promise.all([settled(heavy.key), settled(light.key)]);
+  });
+
+  it("a priority class short of its priority_reservation goes first, even when it queued later", async () => {
+    const teamId = unique("prio-team");
+    await ensureTeam(teamId, { max_parallel_requests: 1, priority_reservation: { prod: 0.8, batch: 0.2 } });
+    const [prod, batch] = await Promise.all([
+      createKey({ team_id: teamId, priority: "prod" }),
+      createKey({ team_id: teamId, priority: "batch" }),
+    ]);
+    const first = timed(batch.key, 300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const batchCalls = [timed(batch.key, 120), timed(batch.key, 120)];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const prodCalls = [timed(prod.key, 120), timed(prod.key, 120)];
+    const [, batchDone, prodDone] = await Promise.all([first, Promise.all(batchCalls), Promise.all(prodCalls)]);
+    for (const answer of [...batchDone, ...prodDone]) expect(answer.status).toBe(200);
+    const firstBatch = Math.min(...batchDone.map((answer) => answer.doneAt));
+    // Both prod calls finished before the batch calls that were waiting ahead of them.
+    for (const answer of prodDone) expect(answer.doneAt).toBeLessThan(firstBatch);
+    await Promise.all([settled(prod.key), settled(batch.key)]);
+  });
+
+  it("a priority_reservation whose shares add up to more than 1 is a 400", async () => {
+    const response = await call("/team/new", { body: { team_id: unique("bad-prio"), priority_reservation: { prod: 0.8, batch: 0.5 } } });
+    expect(response.status).toBe(400);
+    expect((await json(response)).error.message).toContain("more than 1");
+  });
+});
