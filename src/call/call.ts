@@ -107,7 +107,8 @@ export class Call {
       }
       return call;
     } catch (error) {
-      await Promise.all(call.allHolds().map((hold) => hold.owner.withdraw(input.requestId)));
+      const reason = error instanceof ApiError ? refusalReason(error) : undefined;
+      await Promise.all(call.allHolds().map((hold) => hold.owner.withdraw(input.requestId, reason)));
       throw error instanceof ApiError ? error.withHeaders(queueHeader(waiting)) : error;
     }
   }
@@ -232,6 +233,12 @@ export interface AdmitRequest {
   readonly maxWaitMs: number | null;
   /** Fires when the client goes away. */
   readonly signal: AbortSignal | null;
+}
+
+/** Why a later owner refused the call, as the earlier owners count it: "team:rpm_limit", "end_user_blocked"... */
+function refusalReason(error: ApiError): string {
+  const limit = (error.options.details as { limit?: { scope?: unknown; name?: unknown } } | undefined)?.limit;
+  return limit && typeof limit.scope === "string" && typeof limit.name === "string" ? `${limit.scope}:${limit.name}` : error.code;
 }
 
 /** x-edgequota-queue-ms: how long the call waited for capacity, on every answer of a call that waited. */

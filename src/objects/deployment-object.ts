@@ -3,7 +3,7 @@ import { findDeployment } from "../config/deployments";
 import type { Limits } from "../limiter";
 import { LimitedObject } from "./limited-object";
 import { deploymentLimits } from "./limits";
-import type { AdmitAnswer, AdmitInput, DeploymentService } from "./protocol";
+import type { AdmitAnswer, AdmitInput, DeploymentService, View } from "./protocol";
 
 export interface DeploymentRecord {
   readonly id: string;
@@ -16,6 +16,8 @@ const COOLDOWN = "cooldown_until";
  * times the limit" failure cannot happen: there is one counter). Limits come from the DEPLOYMENTS variable.
  */
 export class DeploymentObject extends LimitedObject<DeploymentRecord> implements DeploymentService {
+  protected readonly scope = "deployment";
+
   private cooldownUntil = 0;
 
   protected override load(): void {
@@ -38,6 +40,10 @@ export class DeploymentObject extends LimitedObject<DeploymentRecord> implements
       return { kind: "cooling_down", waitMs: this.cooldownUntil - now, snapshot: this.view()!.snapshot };
     }
     return this.reserve(record, input, now);
+  }
+
+  report(): { view: View<DeploymentRecord> | null; cooldownMs: number } {
+    return { view: this.view(), cooldownMs: Math.max(0, this.cooldownUntil - this.now()) };
   }
 
   coolDown(ms: number): void {

@@ -12,6 +12,8 @@ import type { AdmitAnswer, AdmitInput, EndUserService, EndUserView } from "./pro
  * their own limits (/customer/new); others exist only once defaults apply to them, created on first use.
  */
 export class EndUserObject extends LimitedObject<EndUserRecord> implements EndUserService {
+  protected readonly scope = "end_user";
+
   protected limitsOf(record: EndUserRecord, config: Config): Limits {
     return endUserLimits(record, config);
   }

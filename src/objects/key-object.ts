@@ -14,6 +14,8 @@ const MOVED_TO = "moved_to";
  * admission is check-and-reserve in one step with no race, and /key/info reads exactly what admission reads.
  */
 export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
+  protected readonly scope = "key";
+
   private movedTo: string | null = null;
 
   protected override load(): void {
@@ -95,8 +97,12 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
     if (!record) return { kind: "refused", refusal: INVALID };
     const now = this.tick(record);
     const refusal = keyRefusal(record, now);
-    if (refusal) return { kind: "refused", refusal };
+    if (refusal) {
+      this.refusals.note(refusal.code, now);
+      return { kind: "refused", refusal };
+    }
     if (!modelAllowed(record.models, input.model)) {
+      this.refusals.note("model_not_allowed", now);
       return {
         kind: "refused",
         refusal: { code: "model_not_allowed", message: `This key may not use model '${input.model}'. Allowed: ${record.models.join(", ")}.` },
@@ -117,9 +123,9 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
     return super.extend(requestId, tokens);
   }
 
-  override async withdraw(requestId: string): Promise<boolean> {
-    if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).withdraw(requestId);
-    return super.withdraw(requestId);
+  override async withdraw(requestId: string, reason?: string): Promise<boolean> {
+    if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).withdraw(requestId, reason);
+    return super.withdraw(requestId, reason);
   }
 
   /** Another key's object, reached directly: objects sit below the front door's guarded stubs. */

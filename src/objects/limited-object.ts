@@ -19,6 +19,7 @@ import {
 } from "../limiter";
 import type { AdmitAnswer, AdmitInput, Owner, View } from "./protocol";
 import { LimiterStore } from "./limiter-store";
+import { REJECTION_REASONS, RefusalLog } from "./refusal-log";
 import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 
 export type { AdmitInput, View } from "./protocol";
@@ -37,6 +38,7 @@ const RECORD = "record";
 export abstract class LimitedObject<R> extends DurableObject<Bindings> implements Owner {
   protected store!: LimiterStore;
   protected readonly ledger: SpendLedger;
+  protected readonly refusals: RefusalLog;
   protected record: R | null = null;
   private limitsCache: { record: R; limits: Limits } | null = null;
   /** Calls waiting for capacity (live calls, so kept in memory only: a restart fails them, reserving nothing). */
@@ -47,12 +49,16 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.ledger = new SpendLedger(ctx.storage.sql);
+    this.refusals = new RefusalLog(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       this.record = ctx.storage.kv.get<R>(RECORD) ?? null;
       this.store = await LimiterStore.open(ctx.storage);
       this.load();
     });
   }
+
+  /** The owner's kind, as refusals name it. */
+  protected abstract readonly scope: "key" | "team" | "end_user" | "deployment";
 
   /** Translates the owner's record into limits. */
   protected abstract limitsOf(record: R, config: Config): Limits;
@@ -116,7 +122,10 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     }
     const view = snapshot(this.store.state, limits, now);
     this.store.persist();
-    if (arrival.kind !== "admitted") return { kind: "rejected", rejection: arrival.rejection, snapshot: view };
+    if (arrival.kind !== "admitted") {
+      this.refusals.note(`${this.scope}:${REJECTION_REASONS[arrival.rejection.name]}`, now);
+      return { kind: "rejected", rejection: arrival.rejection, snapshot: view };
+    }
     const { tokens, cost, promptTokens } = arrival.reservation;
     return { kind: "admitted", reserved: { tokens, cost, promptTokens: promptTokens ?? tokens }, snapshot: view, ...extras, queuedMs: 0 };
   }
@@ -145,6 +154,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
       });
     }
     for (const { waiter, rejection } of expired) {
+      this.refusals.note(`${this.scope}:${REJECTION_REASONS[rejection.name]}`, now);
       const pending = this.answers.get(waiter.request.requestId);
       this.answers.delete(waiter.request.requestId);
       pending?.resolve({ kind: "rejected", rejection, snapshot: view, queuedMs: now - waiter.enqueuedAt });
@@ -199,6 +209,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     this.limitsCache = null;
     this.store.clear();
     this.ledger.clear();
+    this.refusals.clear();
     this.ctx.storage.kv.delete(RECORD);
     void this.ctx.storage.deleteAlarm();
     return record;
@@ -215,6 +226,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
       record: this.record,
       snapshot: snapshot(this.store.state, this.limits(this.record), now),
       queue: waiting.queueReport(this.queue, now),
+      refusals: this.refusals.all(),
       learned: report(this.store.state.estimates),
     };
     this.store.persist();
@@ -239,8 +251,10 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     return grown;
   }
 
-  async withdraw(requestId: string): Promise<boolean> {
+  /** `reason`: why a later owner refused the call ("team:rpm_limit"...), counted among this owner's refusals. */
+  async withdraw(requestId: string, reason?: string): Promise<boolean> {
     if (!this.record) return false;
+    if (reason !== undefined) this.refusals.note(reason, this.now());
     const now = this.tick(this.record);
     const done = cancel(this.store.state, this.limits(this.record), requestId, now);
     this.afterChange(this.record, now);

@@ -2,6 +2,7 @@ import type { EstimatesReport, Price, Rejection, Snapshot, TokenSplit, Usage } f
 import type { EndUserDefaults, EndUserRecord, EndUserSettings } from "../schemas/end-user";
 import type { KeyRecord, KeySettings } from "../schemas/key";
 import type { TeamRecord, TeamSettings } from "../schemas/team";
+import type { RefusalCount } from "./refusal-log";
 import type { LedgerEntry } from "./spend-ledger";
 
 /**
@@ -98,8 +99,11 @@ export interface Owner {
   finish(requestId: string, used: Usage | null, split?: TokenSplit): Promise<boolean>;
   /** A streaming call generates past its reservation: grow it by `tokens` now. false when it already ended. */
   extend(requestId: string, tokens: number): Promise<boolean>;
-  /** Undoes an admission another owner refused: as if the call had never been made. */
-  withdraw(requestId: string): Promise<boolean>;
+  /**
+   * Undoes an admission another owner refused: as if the call had never been made. `reason` names that refusal
+   * ("team:rpm_limit", "deployment:otpm"...), counted among this owner's refusals.
+   */
+  withdraw(requestId: string, reason?: string): Promise<boolean>;
 }
 
 export interface View<R> {
@@ -107,6 +111,8 @@ export interface View<R> {
   readonly snapshot: Snapshot;
   /** Calls waiting for capacity at this owner now, and how long the oldest has waited. */
   readonly queue: { readonly length: number; readonly oldestWaitMs: number | null };
+  /** Calls refused, by reason, since the owner was created. */
+  readonly refusals: Readonly<Record<string, RefusalCount>>;
   /** What the owner learned of its calls: what adaptive reservations are sized from. */
   readonly learned: EstimatesReport;
 }
@@ -152,6 +158,8 @@ export interface EndUserService extends RecordOwner<EndUserRecord> {
 }
 
 export interface DeploymentService extends Owner {
+  /** The deployment's live state for the dashboard: its view (null before first use) and cool-down left. */
+  report(): { view: View<{ id: string }> | null; cooldownMs: number };
   /** The upstream answered 429 or 5xx: skip this deployment for a while. */
   coolDown(ms: number): void;
 }

@@ -7,6 +7,8 @@ import type { AdmitAnswer, AdmitInput, TeamService, TeamView } from "./protocol"
 
 /** One team: limits shared by all its keys, enforced once in this object whichever front door asks. */
 export class TeamObject extends LimitedObject<TeamRecord> implements TeamService {
+  protected readonly scope = "team";
+
   protected limitsOf(record: TeamRecord, config: Config): Limits {
     return teamLimits(record, config);
   }

@@ -105,6 +105,8 @@ export const keyUsageSchema = windowUsageSchema.extend({
   reservation_policy: reservationPolicy,
   /** Calls waiting for capacity at this owner now, and how long the oldest has waited (ms). */
   queue: z.object({ length: z.number(), oldest_wait_ms: z.number().nullable() }),
+  /** Calls refused, by reason ("key:tpm_limit", "team:rpm_limit", "key_blocked"...), with the last time. */
+  refusals: z.record(z.string(), z.object({ count: z.number(), last_at: z.iso.datetime() })),
   /** What the owner learned of its calls (adaptive reservations size from it), per model, most recent first. */
   learned: z.object({
     models: z.array(

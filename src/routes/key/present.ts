@@ -42,7 +42,7 @@ function learnedInfo(learned: EstimatesReport): KeyInfo["usage"]["learned"] {
 
 /** The live counters admission uses, in LiteLLM's units; the same shape for keys and teams. */
 export function liveInfo(
-  { snapshot, learned, queue }: Pick<View<unknown>, "snapshot" | "learned" | "queue">,
+  { snapshot, learned, queue, refusals }: Pick<View<unknown>, "snapshot" | "learned" | "queue" | "refusals">,
 ): Pick<KeyInfo, "spend" | "budget_reset_at" | "soft_budget_crossed_at" | "usage"> {
   const models: KeyInfo["usage"]["models"] = {};
   for (const [model, report] of Object.entries(snapshot.models)) {
@@ -61,6 +61,7 @@ export function liveInfo(
       reserved_spend: nanosToUsd(snapshot.budget.reserved),
       reservation_policy: snapshot.policy,
       queue: { length: queue.length, oldest_wait_ms: queue.oldestWaitMs },
+      refusals: Object.fromEntries(Object.entries(refusals).map(([reason, { count, last_at }]) => [reason, { count, last_at: iso(last_at)! }])),
       learned: learnedInfo(learned),
       models,
     },
