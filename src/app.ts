@@ -8,17 +8,20 @@ import { dialectOf, errorResponse } from "./http/dialect";
 import { ApiError, routeNotFound } from "./http/errors";
 import { ConfigError } from "./config/config";
 import { customerRoutes } from "./routes/customer";
+import { deploymentRoutes } from "./routes/deployment";
 import { health } from "./routes/health";
 import { keyRoutes } from "./routes/key";
+import { openApi } from "./routes/openapi";
 import { proxyRoutes } from "./routes/proxy";
 import { spendLogs } from "./routes/spend/logs";
 import { teamRoutes } from "./routes/team";
+import { uiRoutes } from "./routes/ui";
 
 export const app = new Hono<AppEnv>();
 
 app.use("*", withConfig);
 app.use("*", headerLimits);
-for (const prefix of ["/key/*", "/team/*", "/spend/*", "/customer/*"]) app.use(prefix, managementGate);
+for (const prefix of ["/key/*", "/team/*", "/spend/*", "/customer/*", "/deployment/*", "/ui/*"]) app.use(prefix, managementGate);
 for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models", "/messages", "/messages/*"]) app.use(prefix, corsPolicy);
 app.route("/", health);
 app.route("/", keyRoutes);
@@ -26,6 +29,9 @@ app.route("/", proxyRoutes);
 app.route("/", spendLogs);
 app.route("/", teamRoutes);
 app.route("/", customerRoutes);
+app.route("/", openApi);
+app.route("/", deploymentRoutes);
+app.route("/", uiRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));
 

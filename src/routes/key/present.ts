@@ -4,7 +4,8 @@ import type { KeyInfo, KeyInfoResponse } from "../../schemas/key";
 
 const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
 
-function windowUsage(window: WindowReport) {
+/** A window in the management API's names (key, team, end user and deployment answers alike). */
+export function windowUsage(window: WindowReport) {
   return {
     tokens: window.tokens,
     requests: window.requests,
