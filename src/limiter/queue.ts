@@ -61,6 +61,8 @@ export interface Expired {
  * a client is never made to wait for nothing.
  */
 export function arrive(state: LimiterState, limits: Limits, queue: Queue, waiter: Waiter, now: number): Arrival {
+  // Fairness and priority shares count what was served since the queue formed, not before.
+  if (queue.waiters.length === 0) resetServed(queue);
   const ahead = queue.waiters.length > 0 && outranked(queue, limits, waiter);
   if (!ahead) {
     const admission = admit(state, limits, waiter.request, now);
@@ -75,7 +77,12 @@ export function arrive(state: LimiterState, limits: Limits, queue: Queue, waiter
   if (probe.ok) {
     // It would fit, but the room belongs to the waiters ahead: undo and queue (or refuse) it.
     undo(state, limits, probe.reservation, now);
-    return waitOrRefuse(limits, queue, waiter, queueRejection(queue, "limit", headWait(state, limits, queue, now)), now, true);
+    const wait = headWait(state, limits, queue, now);
+    // Queued behind a head that cannot fit before this call's deadline, it would wait for nothing, unless it is
+    // itself the next to serve (fairness or priority put it first).
+    const hopeless = wait === null || now + wait > waiter.deadline;
+    if (hopeless && !wouldBeNext(queue, limits, waiter)) return { kind: "rejected", rejection: queueRejection(queue, "limit", wait) };
+    return waitOrRefuse(limits, queue, waiter, queueRejection(queue, "limit", wait), now, true);
   }
   return waitOrRefuse(limits, queue, waiter, probe.rejection, now);
 }
@@ -90,6 +97,12 @@ export function drain(state: LimiterState, limits: Limits, queue: Queue, now: nu
   for (;;) {
     const waiter = next(queue, limits);
     if (!waiter) break;
+    if (now > waiter.deadline) {
+      // Past its deadline (a late timer, a slot freed after it): it leaves, even if it would fit now.
+      remove(queue, waiter);
+      expired.push({ waiter, rejection: refusalAt(state, limits, queue, waiter, now) });
+      continue;
+    }
     const admission = admit(state, limits, waiter.request, now);
     if (admission.ok) {
       remove(queue, waiter);
@@ -106,17 +119,42 @@ export function drain(state: LimiterState, limits: Limits, queue: Queue, now: nu
     }
     break;
   }
-  if (queue.waiters.length === 0) {
-    queue.served.clear();
-    queue.servedByPriority.clear();
+  // Nobody behind a head that does not fit can be admitted now: those whose deadline has come leave.
+  for (const waiter of [...queue.waiters]) {
+    if (waiter.deadline > now) continue;
+    remove(queue, waiter);
+    expired.push({ waiter, rejection: refusalAt(state, limits, queue, waiter, now) });
   }
+  if (queue.waiters.length === 0) resetServed(queue);
   return { admitted, expired };
+}
+
+/** The refusal a waiter leaves with: its own limit's, or the queue ahead of it when it would fit by itself. */
+function refusalAt(state: LimiterState, limits: Limits, queue: Queue, waiter: Waiter, now: number): Rejection {
+  const probe = admit(state, limits, waiter.request, now);
+  if (!probe.ok) return probe.rejection;
+  undo(state, limits, probe.reservation, now);
+  return queueRejection(queue, "limit", headWait(state, limits, queue, now));
+}
+
+function resetServed(queue: Queue): void {
+  queue.served.clear();
+  queue.servedByPriority.clear();
+}
+
+/** Whether this newcomer, once queued, would be the next call served. */
+function wouldBeNext(queue: Queue, limits: Limits, newcomer: Waiter): boolean {
+  queue.waiters.push(newcomer);
+  const first = next(queue, limits);
+  queue.waiters.pop();
+  return first === newcomer;
 }
 
 /** Takes a waiter out (its client left); true when it was still waiting. */
 export function leave(queue: Queue, requestId: string): Waiter | null {
   const waiter = queue.waiters.find((candidate) => candidate.request.requestId === requestId) ?? null;
   if (waiter) remove(queue, waiter);
+  if (queue.waiters.length === 0) resetServed(queue);
   return waiter;
 }
 
@@ -185,7 +223,7 @@ function waitOrRefuse(limits: Limits, queue: Queue, waiter: Waiter, rejection: R
   const wait = rejection.retryAfterMs;
   const mayWait = waiter.deadline > now && (unknownWait || (wait !== null && now + wait <= waiter.deadline));
   if (!mayWait) return { kind: "rejected", rejection };
-  if (queue.waiters.length >= MAX_WAITERS || queuedTokens(queue) + waiter.request.promptTokens > queueTokenBound(limits)) {
+  if (queue.waiters.length >= MAX_WAITERS || queuedTokens(queue) + waiterTokens(waiter) > queueTokenBound(limits)) {
     return { kind: "queue_full", rejection: queueRejection(queue, "queue_full", wait) };
   }
   queue.waiters.push(waiter);
@@ -193,7 +231,12 @@ function waitOrRefuse(limits: Limits, queue: Queue, waiter: Waiter, rejection: R
 }
 
 function queuedTokens(queue: Queue): number {
-  return queue.waiters.reduce((sum, waiter) => sum + waiter.request.promptTokens + (waiter.request.maxOutputTokens ?? 0), 0);
+  return queue.waiters.reduce((sum, waiter) => sum + waiterTokens(waiter), 0);
+}
+
+/** What a waiter would reserve at most: its prompt bound and its output cap. */
+function waiterTokens(waiter: Waiter): number {
+  return waiter.request.promptTokens + (waiter.request.maxOutputTokens ?? 0);
 }
 
 function queueTokenBound(limits: Limits): number {
