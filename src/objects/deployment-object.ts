@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from "../config/config";
 import { findDeployment } from "../config/deployments";
 import type { Limits } from "../limiter";
+import type { AlertOwner } from "./budget-alerts";
 import { LimitedObject } from "./limited-object";
 import { deploymentLimits } from "./limits";
 import type { AdmitAnswer, AdmitInput, DeploymentService, View } from "./protocol";
@@ -17,6 +18,10 @@ const COOLDOWN = "cooldown_until";
  */
 export class DeploymentObject extends LimitedObject<DeploymentRecord> implements DeploymentService {
   protected readonly scope = "deployment";
+
+  protected alertOwner(record: DeploymentRecord): AlertOwner {
+    return { kind: "deployment", id: record.id, alias: null, team_id: null };
+  }
 
   private cooldownUntil = 0;
 
@@ -47,9 +52,15 @@ export class DeploymentObject extends LimitedObject<DeploymentRecord> implements
   }
 
   coolDown(ms: number): void {
-    const until = this.now() + ms;
+    const now = this.now();
+    const until = now + ms;
     if (until <= this.cooldownUntil) return;
+    // Announced when a rest begins, not each time a failing deployment's rest is extended.
+    const resting = this.cooldownUntil > now;
     this.cooldownUntil = until;
     this.ctx.storage.kv.put(COOLDOWN, until);
+    if (!resting && this.record) {
+      this.alerts.event(this.alertOwner(this.record), "deployment_cooldown", String(until), { cooldown_until: new Date(until).toISOString() }, now);
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from "../config/config";
 import { WHOLE, type Limits } from "../limiter";
 import { END_USER_DEFAULTS, endUserSettingsSchema, type EndUserDefaults, type EndUserRecord, type EndUserSettings } from "../schemas/end-user";
 import type { DirectoryObject } from "./directory-object";
+import type { AlertOwner } from "./budget-alerts";
 import { LimitedObject } from "./limited-object";
 import { endUserLimits } from "./limits";
 import type { AdmitAnswer, AdmitInput, EndUserService, EndUserView } from "./protocol";
@@ -13,6 +14,10 @@ import type { AdmitAnswer, AdmitInput, EndUserService, EndUserView } from "./pro
  */
 export class EndUserObject extends LimitedObject<EndUserRecord> implements EndUserService {
   protected readonly scope = "end_user";
+
+  protected alertOwner(record: EndUserRecord): AlertOwner {
+    return { kind: "end_user", id: record.user_id, alias: record.alias, team_id: null };
+  }
 
   protected limitsOf(record: EndUserRecord, config: Config): Limits {
     return endUserLimits(record, config);

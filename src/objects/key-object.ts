@@ -1,6 +1,7 @@
 import type { Config } from "../config/config";
 import { modelScope, WHOLE, type Limits, type TokenSplit, type Usage } from "../limiter";
 import { keySettingsSchema, type KeyRecord, type KeySettings } from "../schemas/key";
+import type { AlertOwner } from "./budget-alerts";
 import { keyLimits, modelAllowed } from "./limits";
 import { LimitedObject } from "./limited-object";
 import { LimiterStore } from "./limiter-store";
@@ -15,6 +16,14 @@ const MOVED_TO = "moved_to";
  */
 export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
   protected readonly scope = "key";
+
+  protected alertOwner(record: KeyRecord): AlertOwner {
+    return { kind: "key", id: record.token, alias: record.key_alias, team_id: record.team_id };
+  }
+
+  protected override alertThresholds(record: KeyRecord): readonly number[] {
+    return record.alert_thresholds ?? [];
+  }
 
   private movedTo: string | null = null;
 
@@ -46,7 +55,9 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
     for (const [model, budget] of Object.entries(next.model_max_budget)) {
       if (budget.time_period !== this.record.model_max_budget[model]?.time_period) this.restartBudgetPeriod(modelScope(model));
     }
+    const wasBlocked = this.record.blocked;
     this.saveRecord(next);
+    if (next.blocked && !wasBlocked) this.alerts.event(this.alertOwner(next), "key_blocked", next.updated_at, {}, this.now());
     return this.view();
   }
 
@@ -99,6 +110,7 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
     const refusal = keyRefusal(record, now);
     if (refusal) {
       this.refusals.note(refusal.code, now);
+      if (refusal.code === "key_expired") this.alerts.event(this.alertOwner(record), "key_expired", record.expires ?? "", {}, now);
       return { kind: "refused", refusal };
     }
     if (!modelAllowed(record.models, input.model)) {

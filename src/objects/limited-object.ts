@@ -20,6 +20,15 @@ import {
 import type { AdmitAnswer, AdmitInput, Owner, View } from "./protocol";
 import { LimiterStore } from "./limiter-store";
 import { REJECTION_REASONS, RefusalLog } from "./refusal-log";
+import { AlertOutbox } from "./alert-outbox";
+import { BudgetAlerts, type AlertOwner } from "./budget-alerts";
+import type { AlertEvent } from "../alerts/event";
+
+/** How long an alert handed to the queue may go unacknowledged before it is sent again (ALERT_RESEND_SECONDS). */
+function resendAfterMs(env: Bindings): number {
+  const seconds = Number(env.ALERT_RESEND_SECONDS ?? 60);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
+}
 import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 
 export type { AdmitInput, View } from "./protocol";
@@ -39,6 +48,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
   protected store!: LimiterStore;
   protected readonly ledger: SpendLedger;
   protected readonly refusals: RefusalLog;
+  protected readonly alerts: BudgetAlerts;
   protected record: R | null = null;
   private limitsCache: { record: R; limits: Limits } | null = null;
   /** Calls waiting for capacity (live calls, so kept in memory only: a restart fails them, reserving nothing). */
@@ -50,6 +60,8 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     super(ctx, env);
     this.ledger = new SpendLedger(ctx.storage.sql);
     this.refusals = new RefusalLog(ctx.storage);
+    const queue = env.ALERTS as { send(event: AlertEvent): Promise<void> } | undefined;
+    this.alerts = new BudgetAlerts(ctx.storage, new AlertOutbox(ctx.storage, queue ? (event) => queue.send(event) : null, resendAfterMs(env), (at) => this.store.wakeBy(at)));
     void ctx.blockConcurrencyWhile(async () => {
       this.record = ctx.storage.kv.get<R>(RECORD) ?? null;
       this.store = await LimiterStore.open(ctx.storage);
@@ -59,6 +71,14 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
 
   /** The owner's kind, as refusals name it. */
   protected abstract readonly scope: "key" | "team" | "end_user" | "deployment";
+
+  /** Who this owner is, as its alerts name it. */
+  protected abstract alertOwner(record: R): AlertOwner;
+
+  /** Fractions of max_budget whose crossing is announced (alert_thresholds); none by default. */
+  protected alertThresholds(_record: R): readonly number[] {
+    return [];
+  }
 
   /** Translates the owner's record into limits. */
   protected abstract limitsOf(record: R, config: Config): Limits;
@@ -124,6 +144,9 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     this.store.persist();
     if (arrival.kind !== "admitted") {
       this.refusals.note(`${this.scope}:${REJECTION_REASONS[arrival.rejection.name]}`, now);
+      if (arrival.rejection.name === "budget" && arrival.rejection.model === null) {
+        this.alerts.budgetExceeded(this.alertOwner(record), this.store.state.budgets.get(WHOLE), limits.budget, now);
+      }
       return { kind: "rejected", rejection: arrival.rejection, snapshot: view };
     }
     const { tokens, cost, promptTokens } = arrival.reservation;
@@ -177,11 +200,19 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     }, Math.max(0, at - now));
   }
 
-  /** After anything that may free capacity: serve the queue, then persist. */
+  /** After anything that may free capacity or move spend: serve the queue, announce what happened, persist. */
   private afterChange(record: R, now: number): void {
     this.serveQueue(record, now);
+    this.alerts.checkBudget(this.alertOwner(record), this.store.state.budgets.get(WHOLE), this.limits(record).budget, this.alertThresholds(record), now);
     this.store.persist();
+    const resend = this.alerts.outbox.nextWakeAt(now);
+    if (resend !== null) this.store.wakeBy(resend);
     if (this.queue.waiters.length > 0) this.scheduleWake(record);
+  }
+
+  /** The queue consumer delivered this alert (or gave up on it through the dead-letter queue). */
+  async ackAlert(id: string): Promise<boolean> {
+    return this.alerts.outbox.ack(id);
   }
 
   async leave(requestId: string): Promise<boolean> {
@@ -210,6 +241,7 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     this.store.clear();
     this.ledger.clear();
     this.refusals.clear();
+    this.alerts.clear();
     this.ctx.storage.kv.delete(RECORD);
     void this.ctx.storage.deleteAlarm();
     return record;
@@ -271,7 +303,10 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
 
   override async alarm(): Promise<void> {
     this.store.alarmFired();
-    if (this.record) this.afterChange(this.record, this.tick(this.record));
-    else this.store.persist();
+    if (this.record) {
+      const now = this.tick(this.record);
+      this.alerts.outbox.resendDue(now);
+      this.afterChange(this.record, now);
+    } else this.store.persist();
   }
 }

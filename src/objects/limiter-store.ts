@@ -39,6 +39,13 @@ export class LimiterStore {
     }
   }
 
+  /** Makes sure the object wakes by `at` for work of its own (re-sending alerts), without delaying limiter wake-ups. */
+  wakeBy(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt > this.state.clock) return;
+    this.alarmAt = at;
+    void this.storage.setAlarm(at);
+  }
+
   /** Called from the object's alarm handler: the alarm that fired is no longer pending. */
   alarmFired(): void {
     this.alarmAt = null;

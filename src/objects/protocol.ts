@@ -92,6 +92,8 @@ export interface Owner {
   admit(input: AdmitInput, name: string): AdmitAnswer | Promise<AdmitAnswer>;
   /** The call's client went away while it waited in this owner's queue: drop it, reserve nothing for it. */
   leave(requestId: string): Promise<boolean>;
+  /** The alert queue's consumer delivered this owner's alert (or gave up on it): stop re-sending it. */
+  ackAlert(id: string): Promise<boolean>;
   /**
    * Ends a reservation with real usage, or with nothing consumed (`null`). `split` (the upstream's prompt and
    * completion tokens) is what the owner learns its estimates from. false when it had already ended.

@@ -1,6 +1,7 @@
 import type { Config } from "../config/config";
 import { WHOLE, type Limits } from "../limiter";
 import { teamSettingsSchema, type TeamRecord, type TeamSettings } from "../schemas/team";
+import type { AlertOwner } from "./budget-alerts";
 import { LimitedObject } from "./limited-object";
 import { modelAllowed, teamLimits } from "./limits";
 import type { AdmitAnswer, AdmitInput, TeamService, TeamView } from "./protocol";
@@ -8,6 +9,14 @@ import type { AdmitAnswer, AdmitInput, TeamService, TeamView } from "./protocol"
 /** One team: limits shared by all its keys, enforced once in this object whichever front door asks. */
 export class TeamObject extends LimitedObject<TeamRecord> implements TeamService {
   protected readonly scope = "team";
+
+  protected alertOwner(record: TeamRecord): AlertOwner {
+    return { kind: "team", id: record.team_id, alias: record.team_alias, team_id: record.team_id };
+  }
+
+  protected override alertThresholds(record: TeamRecord): readonly number[] {
+    return record.alert_thresholds ?? [];
+  }
 
   protected limitsOf(record: TeamRecord, config: Config): Limits {
     return teamLimits(record, config);

@@ -47,6 +47,8 @@ export const ownerLimitFields = {
   blocked: z.boolean(),
   /** How long a call may wait for capacity here when it does not say (x-edgequota-max-wait-ms); 0 = answer now. */
   max_wait_ms: maxWaitMs.nullable(),
+  /** Fractions of max_budget whose crossing sends a budget_threshold alert, e.g. [0.5, 0.8, 0.95]. */
+  alert_thresholds: z.array(z.number().gt(0).max(1)).max(10).nullable(),
 };
 
 /** Their values when not given: no limits, every model. */
@@ -62,4 +64,5 @@ export const OWNER_LIMIT_DEFAULTS = {
   reservation_policy: "adaptive",
   blocked: false,
   max_wait_ms: null,
+  alert_thresholds: null,
 } satisfies { [K in keyof typeof ownerLimitFields]: z.infer<(typeof ownerLimitFields)[K]> };
