@@ -7,6 +7,7 @@ import { managementGate } from "./http/management-gate";
 import { dialectOf, errorResponse } from "./http/dialect";
 import { ApiError, routeNotFound } from "./http/errors";
 import { ConfigError } from "./config/config";
+import { alertRoutes } from "./routes/alerts";
 import { customerRoutes } from "./routes/customer";
 import { deploymentRoutes } from "./routes/deployment";
 import { health } from "./routes/health";
@@ -21,7 +22,7 @@ export const app = new Hono<AppEnv>();
 
 app.use("*", withConfig);
 app.use("*", headerLimits);
-for (const prefix of ["/key/*", "/team/*", "/spend/*", "/customer/*", "/deployment/*", "/ui/*"]) app.use(prefix, managementGate);
+for (const prefix of ["/key/*", "/team/*", "/spend/*", "/customer/*", "/deployment/*", "/alerts/*", "/ui/*"]) app.use(prefix, managementGate);
 for (const prefix of ["/v1/*", "/chat/*", "/completions", "/embeddings", "/responses", "/models", "/messages", "/messages/*"]) app.use(prefix, corsPolicy);
 app.route("/", health);
 app.route("/", keyRoutes);
@@ -31,6 +32,7 @@ app.route("/", teamRoutes);
 app.route("/", customerRoutes);
 app.route("/", openApi);
 app.route("/", deploymentRoutes);
+app.route("/", alertRoutes);
 app.route("/", uiRoutes);
 
 const KNOWN_PATHS = new Set(app.routes.map((route) => route.path));

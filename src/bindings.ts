@@ -8,6 +8,10 @@ export interface Bindings {
   DEPLOYMENTS_LIMITS: DurableObjectNamespace;
   DIRECTORY: DurableObjectNamespace;
   END_USERS: DurableObjectNamespace;
+  /** Analytics Engine dataset every ended call writes one data point to (src/observability); absent = logs only. */
+  ANALYTICS?: AnalyticsEngineDataset;
+  /** The alert queue the owner objects send their events to (src/alerts); absent in a Worker without it. */
+  ALERTS?: Queue;
   MASTER_KEY?: string;
   UPSTREAM_BASE_URL?: string;
   UPSTREAM_API_KEY?: string;
@@ -25,6 +29,14 @@ export interface Bindings {
   MANAGEMENT_HOSTNAMES?: string;
   CORS_ORIGINS?: string;
   MAX_BODY_BYTES?: string;
+  /** Where the alert queue's consumer posts each event; unset = events are logged, not posted. */
+  ALERT_WEBHOOK_URL?: string;
+  /** Secret (wrangler secret put) the webhook body is signed with (x-edgequota-signature). */
+  ALERT_WEBHOOK_SECRET?: string;
+  /** "json" (default: the event itself) or "slack" (Slack incoming-webhook message). */
+  ALERT_FORMAT?: string;
+  /** Retry backoff of a refused delivery: base * 2^(attempts-1) seconds, at most 300 (default 2). */
+  ALERT_RETRY_BASE_SECONDS?: string;
   /** Secrets named by deployments' api_key_secret. */
   [secret: string]: unknown;
   /** Set by `npm run dev` only: enables the documented local master key. */

@@ -44,13 +44,17 @@ async function withRetries(attempt: () => Promise<boolean>): Promise<boolean> {
  * ending every reservation exactly once.
  */
 export class Call {
-  private ended = false;
   /** Key first, then team, then end user; the deployment's hold is kept apart so fail-over can swap it. */
   private readonly holds: Hold[] = [];
   private deploymentHold: DeploymentHold | null = null;
   private readonly tried = new Set<string>();
   /** Top-ups under way; settlement waits for them so it lands after them at each owner. */
   private readonly growing: Promise<unknown>[] = [];
+  /** How the call ended; null until it does (every reservation is ended exactly once). */
+  private ending: CallEnding | null = null;
+  private announceEnding!: (ending: CallEnding) => void;
+  /** Resolves once the call has ended at its owners, with how; never when it is left to expire. */
+  readonly whenEnded: Promise<CallEnding> = new Promise((resolve) => (this.announceEnding = resolve));
 
   private constructor(
     private readonly env: Bindings,
@@ -61,6 +65,8 @@ export class Call {
     /** The API the client speaks: only deployments that speak it can serve the call. */
     readonly dialect: Dialect,
     private readonly waiting: Waiting,
+    /** The key's team, null when it has none. */
+    readonly teamId: string | null,
   ) {}
 
   /** How long the call waited in owners' queues before it was admitted everywhere. */
@@ -70,6 +76,11 @@ export class Call {
 
   get requestId(): string {
     return this.input.requestId;
+  }
+
+  /** How the call ended at its owners; null while it has not. */
+  get endedAs(): CallEnding | null {
+    return this.ending;
   }
 
   /** The deployment serving the call, or null when the model has no DEPLOYMENTS group. */
@@ -92,7 +103,7 @@ export class Call {
     if (admitted.kind !== "admitted") throw answerError("key", admitted, token, asked.model).withHeaders(queueHeader(waiting));
     // Owners after the key see the key's priority class.
     const input = { ...asked, priority: admitted.priority ?? null };
-    const call = new Call(env, config, input, admitted.snapshot, dialect, waiting);
+    const call = new Call(env, config, input, admitted.snapshot, dialect, waiting, admitted.teamId);
     call.holds.push({ owner: key, reserved: admitted.reserved });
     try {
       waiting.checkClient();
@@ -182,7 +193,7 @@ export class Call {
    * stream itself is never cut. The promises are kept for settlement to wait on.
    */
   progress(streamed: number): void {
-    if (this.ended) return;
+    if (this.ending) return;
     for (const hold of this.allHolds()) {
       const { tokens, promptTokens } = hold.reserved;
       const over = promptTokens + streamed - tokens;
@@ -194,12 +205,21 @@ export class Call {
   }
 
   settle(split: TokenSplit, used: Usage): Promise<unknown> {
-    return this.end((hold) => hold.owner.finish(this.requestId, this.withQueue(used), split));
+    const ending: CallEnding = { outcome: "settled", split, cost: used.cost, priceSource: used.priceSource ?? null };
+    return this.end(ending, (hold) => hold.owner.finish(this.requestId, this.withQueue(used), split));
   }
 
   /** The upstream may have done the work but we cannot know how much: each owner keeps what it reserved. */
   chargeEstimate(): Promise<unknown> {
-    return this.end((hold) => hold.owner.finish(this.requestId, this.withQueue({ tokens: hold.reserved.tokens, cost: hold.reserved.cost })));
+    // The key's reservation is what the key is charged (holds[0] is always the key's).
+    const key = this.holds[0]!.reserved;
+    const ending: CallEnding = {
+      outcome: "charged_estimate",
+      split: { prompt: key.promptTokens, completion: Math.max(0, key.tokens - key.promptTokens) },
+      cost: key.cost,
+      priceSource: this.input.priceSource ?? null,
+    };
+    return this.end(ending, (hold) => hold.owner.finish(this.requestId, this.withQueue({ tokens: hold.reserved.tokens, cost: hold.reserved.cost })));
   }
 
   /** The spend log records how long a call waited for capacity. */
@@ -209,7 +229,7 @@ export class Call {
 
   /** Nothing was consumed upstream: every owner gets its reservation back. */
   release(): Promise<unknown> {
-    return this.end((hold) => hold.owner.finish(this.requestId, null));
+    return this.end({ outcome: "released", split: { prompt: 0, completion: 0 }, cost: 0, priceSource: null }, (hold) => hold.owner.finish(this.requestId, null));
   }
 
   /** Every hold, the deployment's included: what settlement ends and a refusal withdraws. */
@@ -217,12 +237,25 @@ export class Call {
     return this.deploymentHold ? [...this.holds, this.deploymentHold] : this.holds;
   }
 
-  private async end(each: (hold: Hold) => Promise<boolean>): Promise<unknown> {
-    if (this.ended) return;
-    this.ended = true;
+  private async end(ending: CallEnding, each: (hold: Hold) => Promise<boolean>): Promise<unknown> {
+    if (this.ending) return;
+    this.ending = ending;
+    this.announceEnding(ending);
     await Promise.all(this.growing);
     return Promise.all(this.allHolds().map((hold) => withRetries(() => each(hold))));
   }
+}
+
+/**
+ * How a call ended at its owners, for its analytics record: what the key was charged (the upstream's split
+ * when settled, its own reservation when charged at the estimate, nothing when released) and at what price.
+ */
+export interface CallEnding {
+  readonly outcome: "settled" | "charged_estimate" | "released";
+  readonly split: TokenSplit;
+  /** Nano-dollars. */
+  readonly cost: number;
+  readonly priceSource: string | null;
 }
 
 /** What the front door knows of a call before its owners admit it. */
@@ -236,7 +269,7 @@ export interface AdmitRequest {
 }
 
 /** Why a later owner refused the call, as the earlier owners count it: "team:rpm_limit", "end_user_blocked"... */
-function refusalReason(error: ApiError): string {
+export function refusalReason(error: ApiError): string {
   const limit = (error.options.details as { limit?: { scope?: unknown; name?: unknown } } | undefined)?.limit;
   return limit && typeof limit.scope === "string" && typeof limit.name === "string" ? `${limit.scope}:${limit.name}` : error.code;
 }

@@ -70,6 +70,10 @@ const configSchema = z
     MANAGEMENT_API: optionalText.pipe(z.enum(["on", "off"]).nullable()),
     MANAGEMENT_HOSTNAMES: optionalText,
     CORS_ORIGINS: optionalText,
+    ALERT_WEBHOOK_URL: optionalText.pipe(z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).nullable()),
+    ALERT_WEBHOOK_SECRET: optionalText,
+    ALERT_FORMAT: optionalText.pipe(z.enum(["json", "slack"]).nullable()),
+    ALERT_RETRY_BASE_SECONDS: integer(2, 0, 300),
   })
   .transform((env) => ({
     /** null: management API refuses with 503 until the secret is set. */
@@ -101,6 +105,13 @@ const configSchema = z
     managementHostnames: env.MANAGEMENT_HOSTNAMES === null ? null : env.MANAGEMENT_HOSTNAMES.split(",").map((host) => host.trim().toLowerCase()).filter(Boolean),
     /** Browser origins allowed to call the OpenAI endpoints; none by default. Never applies to management routes. */
     corsOrigins: env.CORS_ORIGINS === null ? [] : env.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean),
+    /** Alert delivery (src/alerts/consumer.ts): where to post, the signing secret (null: unsigned), the body's shape. */
+    alerts: {
+      webhookUrl: env.ALERT_WEBHOOK_URL,
+      webhookSecret: env.ALERT_WEBHOOK_SECRET,
+      format: env.ALERT_FORMAT ?? "json",
+      retryBaseSeconds: env.ALERT_RETRY_BASE_SECONDS,
+    },
   }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -30,6 +30,23 @@ export interface EndUserIndexEntry {
   created_at: string;
 }
 
+/** An alert the webhook kept refusing (src/alerts/consumer.ts), for GET /alerts/dead-letters. */
+export type DeadAlertEntry = {
+  id: string;
+  type: string;
+  owner_kind: string;
+  owner_id: string;
+  /** The event as JSON (src/alerts/event.ts). */
+  event: string;
+  /** How many times this event reached the dead-letter queue (an owner may re-send it before its ack lands). */
+  count: number;
+  first_at: string;
+  last_at: string;
+};
+
+/** Dead letters kept at most; the oldest go first. */
+export const DEAD_ALERTS_KEPT = 10_000;
+
 /**
  * The directory of keys and teams, so /key/list and /team/list can page without visiting every object. It is
  * never on the request path: admission and enforcement read only the key's, team's and deployment's objects.
@@ -45,6 +62,35 @@ export class DirectoryObject extends DurableObject<Bindings> {
       team_id TEXT PRIMARY KEY, team_alias TEXT, created_at TEXT NOT NULL)`);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS end_users (
       user_id TEXT PRIMARY KEY, alias TEXT, registered INTEGER NOT NULL, created_at TEXT NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS dead_alerts (
+      id TEXT PRIMARY KEY, type TEXT NOT NULL, owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, event TEXT NOT NULL,
+      count INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL)`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS dead_alerts_by_last ON dead_alerts (last_at, id)");
+  }
+
+  /** Records an alert given up on; the same event again (same id) counts once more and keeps its latest JSON. */
+  putDeadAlert(entry: { id: string; type: string; owner_kind: string; owner_id: string; event: string; at: string }): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO dead_alerts (id, type, owner_kind, owner_id, event, count, first_at, last_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET event = excluded.event, count = count + 1, last_at = excluded.last_at`,
+      entry.id, entry.type, entry.owner_kind, entry.owner_id, entry.event, entry.at, entry.at,
+    );
+    this.ctx.storage.sql.exec(
+      "DELETE FROM dead_alerts WHERE id IN (SELECT id FROM dead_alerts ORDER BY last_at DESC, id DESC LIMIT -1 OFFSET ?)",
+      DEAD_ALERTS_KEPT,
+    );
+  }
+
+  /** Newest first. */
+  listDeadAlerts(limit: number): { entries: DeadAlertEntry[]; total: number } {
+    const total = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM dead_alerts").one().n;
+    const entries = this.ctx.storage.sql
+      .exec<DeadAlertEntry>(
+        "SELECT id, type, owner_kind, owner_id, event, count, first_at, last_at FROM dead_alerts ORDER BY last_at DESC, id DESC LIMIT ?",
+        limit,
+      )
+      .toArray();
+    return { entries, total };
   }
 
   /** A registered entry is never turned back into an unregistered one by a late first-use notice. */

@@ -270,6 +270,7 @@ function build(): Json {
       { name: "Customers", description: "LiteLLM's customer (end user) API." },
       { name: "Spend", description: "Spend ledgers." },
       { name: "Deployments", description: "The upstream deployments' live state." },
+      { name: "Alerts", description: "Alert delivery: the events the webhook never accepted." },
       { name: "Dashboard", description: "The web dashboard at /ui." },
       { name: "Meta", description: "Health and this document." },
     ],

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { deadLettersQuerySchema, deadLettersSchema } from "../schemas/alerts";
 import { countTokensRequestSchema } from "../schemas/anthropic";
 import {
   endUserIdsRequestSchema,
@@ -53,7 +54,7 @@ import {
 
 /** Who may call: a virtual key (sk-..., or the master key), only the master key, either, or anyone. */
 export type Auth = "virtual key" | "master key" | "master or virtual key" | "none";
-export type Tag = "OpenAI" | "Anthropic" | "Keys" | "Teams" | "Customers" | "Spend" | "Deployments" | "Dashboard" | "Meta";
+export type Tag = "OpenAI" | "Anthropic" | "Keys" | "Teams" | "Customers" | "Spend" | "Deployments" | "Alerts" | "Dashboard" | "Meta";
 export type Dialect = "openai" | "anthropic";
 
 /** A schema under the name it has in components.schemas. */
@@ -282,6 +283,14 @@ function managementRoutes(): RouteDoc[] {
     master("get", "/deployment/list", "listDeployments", "Deployments", "Every upstream deployment with its live state", {
       description: "Each DEPLOYMENTS entry with its window's usage, what remains of its limits, calls in flight and waiting, and its cool-down.",
       response: named("DeploymentList", deploymentListSchema),
+    }),
+    master("get", "/alerts/dead-letters", "listDeadAlerts", "Alerts", "Alerts whose delivery was given up, newest first", {
+      description:
+        "Each alert event the webhook (ALERT_WEBHOOK_URL) kept refusing through the queue's retries, with how often it reached the " +
+        "dead-letter queue. x-total-count is the number kept (the newest 10,000).",
+      query: deadLettersQuerySchema,
+      response: named("DeadLetters", deadLettersSchema),
+      responseHeaders: ["x-total-count"],
     }),
   ];
 }

@@ -20,7 +20,19 @@ export type EndUserClient = Client<EndUserService>;
 export type DirectoryClient = Client<
   Pick<
     DirectoryObject,
-    "put" | "remove" | "list" | "putTeam" | "removeTeams" | "listTeams" | "teamKeys" | "tokensByAlias" | "putEndUser" | "removeEndUsers" | "listEndUsers"
+    | "put"
+    | "remove"
+    | "list"
+    | "putTeam"
+    | "removeTeams"
+    | "listTeams"
+    | "teamKeys"
+    | "tokensByAlias"
+    | "putEndUser"
+    | "removeEndUsers"
+    | "listEndUsers"
+    | "putDeadAlert"
+    | "listDeadAlerts"
   >
 >;
 
