@@ -2,7 +2,7 @@ import type { Budget, BudgetLimit } from "./budget";
 import { advance } from "./limiter";
 import type { Limits, ReservationPolicy } from "./limits";
 import { budgetFor } from "./scopes";
-import { modelScope, WHOLE, type LimiterState } from "./state";
+import { INPUT, modelScope, OUTPUT, WHOLE, type LimiterState } from "./state";
 import { drainsIn, usage, type Window } from "./window";
 
 export interface WindowReport {
@@ -40,6 +40,9 @@ export interface Snapshot {
   readonly policy: ReservationPolicy;
   readonly budget: BudgetReport;
   readonly models: Record<string, ModelReport>;
+  /** The separate input and output windows (inputTpm / outputTpm, Anthropic's ITPM and OTPM), when limited. */
+  readonly input: WindowReport | null;
+  readonly output: WindowReport | null;
 }
 
 export function snapshot(state: LimiterState, limits: Limits, clock: number): Snapshot {
@@ -65,6 +68,8 @@ export function snapshot(state: LimiterState, limits: Limits, clock: number): Sn
     policy: limits.policy,
     budget: budgetReport(budgetFor(state, limits, WHOLE, now), limits.budget),
     models,
+    input: limits.inputTpm != null ? windowReport(state.windows.get(INPUT), limits.inputTpm, null, now, limits.windowMs) : null,
+    output: limits.outputTpm != null ? windowReport(state.windows.get(OUTPUT), limits.outputTpm, null, now, limits.windowMs) : null,
   };
 }
 

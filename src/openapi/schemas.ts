@@ -49,6 +49,9 @@ export const deleteEndUsersResponseSchema = z.object({ deleted_customers: z.numb
 export const spendLogsSchema = z.array(spendLogSchema);
 
 /** /deployment/list (src/routes/deployment/list.ts): each DEPLOYMENTS entry with its live window, queue and cool-down. */
+/** A deployment's separate input or output window (itpm / otpm). */
+const tokenWindowSchema = z.object({ tokens: z.number(), limit: z.number(), remaining: z.number(), reset_ms: z.number() });
+
 export const deploymentListSchema = z.object({
   window_seconds: z.number(),
   deployments: z.array(
@@ -63,6 +66,8 @@ export const deploymentListSchema = z.object({
       remaining_requests: z.number().nullable(),
       itpm: z.number().nullable(),
       otpm: z.number().nullable(),
+      input_window: tokenWindowSchema.nullable(),
+      output_window: tokenWindowSchema.nullable(),
       in_flight: z.number(),
       reserved_tokens: z.number(),
       queue: keyUsageSchema.shape.queue,

@@ -88,6 +88,21 @@ describe('an Anthropic deployment with itpm and otpm ("claude-itpm": 3000 in, 40
     expect(after.whole).toBe(usage.input_tokens + 200 + 100 + 30);
   });
 
+  it("/deployment/list reports the input and output windows the object counts, with what remains of itpm and otpm", async () => {
+    const key = await createKey();
+    const response = await messages(key.key, { model: CLAUDE.group, max_tokens: 50, messages: userMessage(1000) }, { "x-mock-completion-tokens": "20" });
+    expect(response.status).toBe(200);
+    await response.text();
+    const windows = await deploymentSettled(CLAUDE.id);
+    const listed = (await json(await call("/deployment/list"))).deployments.find((entry: { id: string }) => entry.id === CLAUDE.id);
+    expect(listed.input_window).toMatchObject({ tokens: windows.input, limit: CLAUDE.itpm, remaining: CLAUDE.itpm - windows.input });
+    expect(listed.output_window).toMatchObject({ tokens: windows.output, limit: CLAUDE.otpm, remaining: CLAUDE.otpm - 20 });
+    expect(windows.output).toBe(20);
+    const plain = (await json(await call("/deployment/list"))).deployments.find((entry: { id: string }) => entry.id === REQUEST_TIME.id);
+    expect(plain.input_window).toBeNull();
+    await settled(key.key);
+  });
+
   it("while in flight the call holds its prompt bound in the input window and its whole max_tokens in the output window", async () => {
     const key = await createKey();
     const pending = messages(key.key, { model: CLAUDE.group, max_tokens: 300, messages: userMessage(100) }, { "x-mock-latency-ms": "1500", "x-mock-completion-tokens": "5" });

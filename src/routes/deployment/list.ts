@@ -16,6 +16,13 @@ function windowInfo(window: WindowReport) {
   };
 }
 
+/** An input or output window (itpm / otpm): tokens counted, the limit, what remains; null when not limited. */
+function tokenWindow(window: WindowReport | null, limit: number | undefined) {
+  if (limit === undefined) return null;
+  const tokens = window?.tokens ?? 0;
+  return { tokens, limit, remaining: Math.max(0, limit - tokens), reset_ms: window?.tokensResetMs ?? 0 };
+}
+
 /**
  * Every DEPLOYMENTS entry with its live state, read from the deployment's own object (the one that admits its
  * calls): the window's usage and what remains of its limits, calls in flight and waiting, and its cool-down.
@@ -46,9 +53,11 @@ export const listDeployments = new Hono<AppEnv>().get("/deployment/list", requir
         api: deployment.api,
         used: view !== null,
         ...windowInfo(window),
-        /** Anthropic's separate input / output limits (their own windows are enforced but not itemised here). */
+        /** Anthropic's separate input / output limits and their own windows. */
         itpm: deployment.itpm ?? null,
         otpm: deployment.otpm ?? null,
+        input_window: tokenWindow(snapshot?.input ?? null, deployment.itpm),
+        output_window: tokenWindow(snapshot?.output ?? null, deployment.otpm),
         in_flight: snapshot?.inFlight ?? 0,
         reserved_tokens: snapshot?.reservedTokens ?? 0,
         queue: { length: view?.queue.length ?? 0, oldest_wait_ms: view?.queue.oldestWaitMs ?? null },
