@@ -52,6 +52,7 @@ export class AlertOutbox {
 
   /** Sends again what is due: never sent, or sent long enough ago without an acknowledgement. */
   resendDue(now: number): void {
+    if (this.size() === 0) return;
     for (const pending of this.pending()) {
       if (pending.sentAt === null || pending.sentAt + this.resendAfterMs <= now) void this.deliver(pending, now);
     }
@@ -59,6 +60,8 @@ export class AlertOutbox {
 
   /** When the owner must wake to re-send, or null when nothing is pending. */
   nextWakeAt(now: number): number | null {
+    // Asked after every operation of the owner: an empty outbox must cost no storage listing.
+    if (this.size() === 0) return null;
     let next: number | null = null;
     for (const pending of this.pending()) {
       const at = pending.sentAt === null ? now + UNSENT_RETRY_MS : pending.sentAt + this.resendAfterMs;
