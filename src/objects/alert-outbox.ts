@@ -35,9 +35,10 @@ export class AlertOutbox {
   emit(event: AlertEvent, now: number): boolean {
     if (this.send === null || this.storage.kv.get(PREFIX + event.id) !== undefined) return false;
     this.bound();
+    const before = this.size();
     const pending: Pending = { event, sentAt: null, sends: 0 };
     this.storage.kv.put(PREFIX + event.id, pending);
-    this.count = this.size() + 1;
+    this.count = before + 1;
     void this.deliver(pending, now);
     this.wakeBy(now + Math.min(UNSENT_RETRY_MS, this.resendAfterMs));
     return true;
