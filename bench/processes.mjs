@@ -69,7 +69,7 @@ function start(name, config, index, vars) {
     errors = (errors + chunk).slice(-4000);
   });
   children.push(child);
-  return { name, url: `http://127.0.0.1:${port}`, errors: () => errors };
+  return { name, url: `http://127.0.0.1:${port}`, pid: child.pid, errors: () => errors };
 }
 
 async function waitReady(process, deadlineMs) {

@@ -1,16 +1,26 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick]
+// npm run bench [-- --quick] [-- --only queueing]
 // Runs every scenario of the benchmark side by side in one run on this machine and writes the results, with
 // the command that produced them, to BENCHMARKS.md (BENCHMARKS.quick.md for --quick). Targets are printed
 // next to the measured numbers; a missed target is reported as missed, never tuned away.
-import { writeFileSync } from "node:fs";
+// --only queueing runs just section 8 (a topology of its own) and puts that section into the existing file in
+// place of its previous version, leaving the other sections as they were.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { MASTER, api, chatBody, percentile, restarts, runLoad, timeouts } from "./load.mjs";
 import { startTopology, stopAll, stopTopology } from "./processes.mjs";
+import { queueing } from "./queueing.mjs";
 import { utilization } from "./utilization.mjs";
 
 const quick = process.argv.includes("--quick");
-const command = `npm run bench${quick ? " -- --quick" : ""}`;
+const onlyIndex = process.argv.indexOf("--only");
+const only = onlyIndex === -1 ? null : (process.argv[onlyIndex + 1] ?? "");
+if (only !== null && only !== "queueing") {
+  console.error(`--only: unknown section "${only}" (only "queueing" can run alone)`);
+  process.exit(2);
+}
+const command = `npm run bench --${quick ? " --quick" : ""}${only ? ` --only ${only}` : ""}`.replace(/ --$/, "");
+const output = quick ? "BENCHMARKS.quick.md" : "BENCHMARKS.md";
 const WINDOW_S = quick ? 4 : 10;
 const UTILIZATION_WINDOW_S = quick ? 10 : 30;
 const FRONT_DOORS = [1, 2, 4];
@@ -212,7 +222,45 @@ async function boundedState(topology) {
   say();
 }
 
+/** Section 8 alone, spliced into the existing results file in place of its previous version. */
+async function onlyQueueing() {
+  const started = Date.now();
+  const vars = { MASTER_KEY: MASTER, RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) };
+  const topology = await startTopology(2, vars);
+  const lines = [];
+  try {
+    console.error(`topology up after ${fmt((Date.now() - started) / 1000, 0)} s`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const provenance =
+      `Measured alone by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} cores, Node ${process.version}), ` +
+      `not in the run that produced the sections around it.`;
+    const sayHere = (line = "") => {
+      console.log(line);
+      lines.push(line);
+    };
+    await queueing(topology, { quick, say: sayHere, fmt, verdict, windowS: WINDOW_S, section: 8, provenance });
+  } finally {
+    stopAll();
+  }
+  const previous = existsSync(output) ? readFileSync(output, "utf8").split("\n") : [`# Benchmarks`, ``];
+  const begin = previous.findIndex((line) => /^## 8\. Queueing/.test(line));
+  let merged;
+  if (begin !== -1) {
+    let end = begin + 1;
+    while (end < previous.length && !/^## /.test(previous[end]) && !/^Total run time:/.test(previous[end])) end++;
+    merged = [...previous.slice(0, begin), ...lines, ...previous.slice(end)];
+  } else {
+    // Where a full run puts it: after section 7, before the run's footer (or at the end).
+    const footer = previous.findIndex((line) => /^Total run time:/.test(line));
+    const at = footer === -1 ? previous.length : footer;
+    merged = [...previous.slice(0, at), ...lines, ...previous.slice(at)];
+  }
+  writeFileSync(output, merged.join("\n").replace(/\n*$/, "\n"));
+  console.error(`section 8 written into ${output} (${fmt((Date.now() - started) / 1000, 0)} s)`);
+}
+
 async function main() {
+  if (only === "queueing") return onlyQueueing();
   const started = Date.now();
   say(`# Benchmarks`);
   say();
@@ -234,17 +282,21 @@ async function main() {
     await overhead(topology);
     await hotKey(topology);
     await boundedState(topology);
+    // Section 8 runs on this topology (its windows), but is printed after section 7 to keep the numbering.
+    const queueingLines = [];
+    await queueing(topology, { quick, say: (line = "") => queueingLines.push(line), fmt, verdict, windowS: WINDOW_S, section: 8 });
     // The same traffic against windows closer to production's 60 s: a call's 0.3-2 s in flight is then a smaller
     // share of the window, as it is in production. A topology of its own, as the window is a Worker variable.
     await stopTopology();
     const longWindow = await startTopology(2, { ...vars, RATE_LIMIT_WINDOW_SECONDS: String(UTILIZATION_WINDOW_S) });
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     await utilization(longWindow, { quick, say, fmt, verdict, windowS: UTILIZATION_WINDOW_S, section: 7, windows: 4, title: `${UTILIZATION_WINDOW_S} s windows`, extras: false });
+    for (const line of queueingLines) say(line);
   } finally {
     stopAll();
   }
   say(`Total run time: ${fmt((Date.now() - started) / 1000, 0)} s. Management calls retried after wrangler restarted its runtime: ${restarts}; after an answer never came: ${timeouts}.`);
-  writeFileSync(quick ? "BENCHMARKS.quick.md" : "BENCHMARKS.md", report.join("\n") + "\n");
+  writeFileSync(output, report.join("\n") + "\n");
 }
 
 main().catch((error) => {

@@ -11,7 +11,7 @@ import { keyLimits } from "../../src/objects/limits";
 import { keyObject } from "../../src/stubs";
 import { callUpstream } from "../../src/upstream/forward";
 import { openAiUsage } from "../../src/upstream/usage";
-import type { KeyObject } from "./objects";
+import type { AdmissionEntry, KeyObject } from "./objects";
 
 /**
  * Baselines for `npm run bench`: the same forwarding with limiting off, and the per-replica counting that
@@ -88,4 +88,14 @@ benchRoutes.get("/bench/state", async (c) => {
   const key = c.req.query("key") ?? "";
   const stub = c.env.KEYS.get(c.env.KEYS.idFromName(await sha256Hex(key))) as unknown as { stats: KeyObject["stats"] };
   return c.json(await stub.stats());
+});
+
+/** A key's (?key=secret) or a team's (?team=id) admissions with their exact instants, for the queueing benchmark. */
+benchRoutes.get("/bench/admission-log", async (c) => {
+  const key = c.req.query("key");
+  const team = c.req.query("team");
+  const stub = (key !== undefined ? c.env.KEYS.get(c.env.KEYS.idFromName(await sha256Hex(key))) : c.env.TEAMS.get(c.env.TEAMS.idFromName(team ?? ""))) as unknown as {
+    admissionLog(): Promise<AdmissionEntry[]>;
+  };
+  return c.json({ admissions: await stub.admissionLog() });
 });
