@@ -8,15 +8,16 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { management, until } from "../helpers/e2e.mjs";
 import { startWrangler } from "../helpers/wrangler.mjs";
 
 const MASTER = "sk-e2e-master";
 const SECRET = "whsec-e2e-alerts";
-const RECEIVER_PORT = 9643;
+const RECEIVER_PORT = 9663;
 const persistTo = mkdtempSync(join(tmpdir(), "edgequota-alerts-"));
 const options = {
-  port: 9641,
-  inspectorPort: 9642,
+  port: 9661,
+  inspectorPort: 9662,
   persistTo,
   vars: {
     MASTER_KEY: MASTER,
@@ -68,16 +69,7 @@ after(async () => {
   rmSync(persistTo, { recursive: true, force: true });
 });
 
-async function api(path, body, token = MASTER) {
-  const response = await fetch(worker.url + path, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === "" ? null : JSON.parse(text) };
-}
+const api = (path, body, token = MASTER) => management(worker.url, path, body, token);
 
 const chat = (key) =>
   fetch(worker.url + "/v1/chat/completions", {
@@ -87,15 +79,6 @@ const chat = (key) =>
     signal: AbortSignal.timeout(30_000),
   });
 
-async function until(check, what, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const acceptedFor = (token, type) => receiver.accepted.filter(({ event }) => event.owner.id === token && event.type === type);
 
@@ -112,8 +95,8 @@ test("a budget's threshold and its first refusal reach the webhook once each, si
     refused = response.status === 429;
   }
   assert.ok(refused, "the budget stopped the key");
-  const threshold = await until(() => acceptedFor(token, "budget_threshold")[0], "budget_threshold");
-  const exceeded = await until(() => acceptedFor(token, "budget_exceeded")[0], "budget_exceeded");
+  const threshold = await until(() => acceptedFor(token, "budget_threshold")[0], "budget_threshold", 60_000);
+  const exceeded = await until(() => acceptedFor(token, "budget_exceeded")[0], "budget_exceeded", 60_000);
   assert.equal(threshold.valid, true, "budget_threshold carries a valid signature");
   assert.equal(exceeded.valid, true, "budget_exceeded carries a valid signature");
   assert.equal(threshold.event.figures.threshold, 0.5);
@@ -130,7 +113,7 @@ test("a receiver that fails twice still gets the event (retries with backoff)", 
   receiver.mode = "flaky";
   const { body } = await api("/key/generate", {});
   assert.equal((await api("/key/block", { key: body.key })).status, 200);
-  const delivered = await until(() => acceptedFor(body.token, "key_blocked")[0], "key_blocked after two failures");
+  const delivered = await until(() => acceptedFor(body.token, "key_blocked")[0], "key_blocked after two failures", 60_000);
   assert.equal(delivered.valid, true);
   assert.ok(receiver.attempts.get(delivered.id) >= 3, "it took at least three attempts");
 });
@@ -154,7 +137,7 @@ test("an event emitted just before a crash is delivered after the restart", { ti
   const { body } = await api("/key/generate", {});
   assert.equal((await api("/key/block", { key: body.key })).status, 200);
   // Its first delivery attempt failed; the process dies before any retry succeeds.
-  await until(() => [...receiver.attempts.keys()].some((id) => String(id).includes(body.token)), "a first delivery attempt");
+  await until(() => [...receiver.attempts.keys()].some((id) => String(id).includes(body.token)), "a first delivery attempt", 60_000);
   await worker.kill();
   receiver.mode = "ok";
   worker = startWrangler(options);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { chromium } from "playwright-core";
+import { management } from "../helpers/e2e.mjs";
 import { startWrangler } from "../helpers/wrangler.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -26,15 +27,11 @@ after(async () => {
   rmSync(persistTo, { recursive: true, force: true });
 });
 
+/** A management call that must succeed: its parsed answer. */
 async function api(path, body, token = MASTER) {
-  const response = await fetch(worker.url + path, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  assert.equal(response.status, 200, `${path}: ${await response.clone().text()}`);
-  return response.json();
+  const { status, body: answer, text } = await management(worker.url, path, body, token);
+  assert.equal(status, 200, `${path}: ${text}`);
+  return answer;
 }
 
 /** A chat completion through the gateway, as any client makes it (not through the browser). */

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { management, until } from "../helpers/e2e.mjs";
 import { startWrangler } from "../helpers/wrangler.mjs";
 
 const MASTER = "sk-e2e-master";
@@ -16,15 +17,11 @@ after(async () => {
   rmSync(persistTo, { recursive: true, force: true });
 });
 
+/** A management call that must succeed: its parsed answer. */
 async function api(path, body, token = MASTER) {
-  const response = await fetch(worker.url + path, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  assert.equal(response.status, 200, `${path}: ${await response.clone().text()}`);
-  return response.json();
+  const { status, body: answer, text } = await management(worker.url, path, body, token);
+  assert.equal(status, 200, `${path}: ${text}`);
+  return answer;
 }
 
 const chat = (key, headers = {}) =>
@@ -38,15 +35,6 @@ async function info(key) {
   return (await api(`/key/info?key=${encodeURIComponent(key)}`)).info;
 }
 
-async function until(check, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 test("a killed process loses no key, spend, window or ledger line, and charges what was in flight", { timeout: 240_000 }, async () => {
   await worker.ready();
