@@ -2,7 +2,8 @@
 // its Durable Objects and the static assets exactly as deployed). Sign in with the master key, create a key, call
 // through the gateway, watch the gauges and the chart move, block the key and see its next call refused (and
 // counted), the other actions, a virtual key's own page, the deployments page; not one console error or failed
-// request. Saves docs/screenshots/overview.png, key.png and deployments.png.
+// request. Saves overview.png, key.png and deployments.png to a temporary folder, or to EDGEQUOTA_SCREENSHOTS
+// (`EDGEQUOTA_SCREENSHOTS=docs/screenshots npm test` refreshes the README's), so a test run leaves the tree clean.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { startWrangler } from "../helpers/wrangler.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const MASTER = "sk-e2e-dashboard-master";
-const SCREENSHOTS = "docs/screenshots";
+const SCREENSHOTS = process.env.EDGEQUOTA_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "edgequota-screenshots-"));
 const DEPLOYMENTS = { "gpt-4o-mini": [{ id: "mock-east", base_url: "", tpm: 200000, rpm: 600 }, { id: "mock-west", base_url: "", tpm: 100000, rpm: 300 }] };
 
 mkdirSync(SCREENSHOTS, { recursive: true });
@@ -25,6 +26,7 @@ after(async () => {
   await browser?.close().catch(() => {});
   await worker.kill();
   rmSync(persistTo, { recursive: true, force: true });
+  if (process.env.EDGEQUOTA_SCREENSHOTS === undefined) rmSync(SCREENSHOTS, { recursive: true, force: true });
 });
 
 /** A management call that must succeed: its parsed answer. */
