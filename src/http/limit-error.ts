@@ -4,7 +4,9 @@ import { formatDuration } from "./duration-format";
 import { ApiError, badRequest } from "./errors";
 import { rateLimitHeaders } from "./rate-limit-headers";
 
-export type Scope = "key" | "team" | "end_user" | "deployment";
+/** The owners whose limits can refuse a call, as error.limit.scope names them. */
+export const SCOPES = ["key", "team", "end_user", "deployment"] as const;
+export type Scope = (typeof SCOPES)[number];
 
 const CODES = {
   requests: "rpm_limit_exceeded",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SCOPES } from "../http/limit-error";
 import { deploymentSchema } from "../config/deployments";
 import { ERRORS } from "../http/errors";
 import { keyUsageSchema } from "../schemas/key";
@@ -89,7 +90,7 @@ export const uiFileSchema = z.string().meta({ description: "The file: HTML, Java
 
 /** Which limit turned a call away, as src/http/limit-error.ts writes it into `error.limit` of a 429. */
 export const limitDetailSchema = z.object({
-  scope: z.enum(["key", "team", "end_user", "deployment"]),
+  scope: z.enum(SCOPES),
   name: z.string().meta({ description: "The setting that tripped, e.g. tpm_limit or model_max_budget." }),
   model: z.string().nullable(),
   limit: z.number(),
