@@ -32,6 +32,9 @@ export default defineConfig({
             ],
             "openai-request-time": [{ id: "openai-request-time-1", base_url: "", model: "gpt-4o-mini", tpm: 1000, tpm_counting: "request_time" }],
           }),
+          // Most tests check each call's accounting at its owner the moment it ends: leases (which batch that) are
+          // switched on by the tests that exercise them (test/leases).
+          LEASES: "off",
           ANTHROPIC_DIRECT_KEY: "sk-ant-deployment-secret",
           FAILOVER_A_KEY: "sk-deployment-a",
           FAILOVER_B_KEY: "sk-deployment-b",

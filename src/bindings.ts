@@ -37,6 +37,12 @@ export interface Bindings {
   ALERT_FORMAT?: string;
   /** Retry backoff of a refused delivery: base * 2^(attempts-1) seconds, at most 300 (default 2). */
   ALERT_RETRY_BASE_SECONDS?: string;
+  LEASES?: string;
+  LEASE_MS?: string;
+  LEASE_MIN_FREE_PERCENT?: string;
+  LEASE_SHARE_PERCENT?: string;
+  LEASE_MIN_RATE?: string;
+  LEASE_MARGIN_MS?: string;
   /** Secrets named by deployments' api_key_secret. */
   [secret: string]: unknown;
   /** Set by `npm run dev` only: enables the documented local master key. */

@@ -4,10 +4,11 @@ import type { Deployment } from "../config/deployments";
 import type { Dialect } from "../http/dialect";
 import { ApiError } from "../http/errors";
 import { costOf, usdToNanos, type Snapshot, type TokenSplit, type Usage } from "../limiter";
-import type { AdmitInput, Owner, Reserved } from "../objects/protocol";
+import type { AdmitAnswer, AdmitInput, Owner, Reserved } from "../objects/protocol";
 import type { EndUserDefaults } from "../schemas/end-user-defaults";
 import { deploymentObject, endUserObject, keyObject, teamObject } from "../stubs";
-import { admitDeployment, reachOrSkip, type DeploymentHold } from "./deployments";
+import { Leasing } from "../leases/leasing";
+import { admitDeployment, reachOrSkip, type DeploymentHold, type LocalDeployment } from "./deployments";
 import { answerError } from "./owner-error";
 import { Waiting } from "./waiting";
 
@@ -67,6 +68,8 @@ export class Call {
     private readonly waiting: Waiting,
     /** The key's team, null when it has none. */
     readonly teamId: string | null,
+    /** The isolate's leases, when the call may use them. */
+    private readonly leasing: Leasing | null,
   ) {}
 
   /** How long the call waited in owners' queues before it was admitted everywhere. */
@@ -96,15 +99,21 @@ export class Call {
   static async admit(env: Bindings, config: Config, token: string, request: AdmitRequest): Promise<Call> {
     const { dialect, maxWaitMs, signal } = request;
     const waiting = new Waiting(maxWaitMs, signal);
+    const leasing = request.waitUntil ? new Leasing(env, config, request.waitUntil) : null;
     const key = keyObject(env, token);
     const asked = { ...request.input, share: token };
-    // Without the key's own object the key cannot even be authenticated: always fail closed here.
-    const admitted = await waiting.ask(key, asked.requestId, async () => key.admit(waiting.inputFor(asked), token));
+    // A lease of the key's admits the call here; else the key's own object, without which the key cannot even be
+    // authenticated: always fail closed there.
+    const local = leasing?.admit("key", token, asked) ?? null;
+    const admitted: AdmitAnswer = local
+      ? { kind: "admitted", reserved: local.reserved, snapshot: local.snapshot, queuedMs: 0, ...local.extras }
+      : await waiting.ask(key, asked.requestId, async () => key.admit(waiting.inputFor(asked), token));
     if (admitted.kind !== "admitted") throw answerError("key", admitted, token, asked.model).withHeaders(queueHeader(waiting));
+    leasing?.admitted("key", token, asked.model, admitted.reserved);
     // Owners after the key see the key's priority class.
     const input = { ...asked, priority: admitted.priority ?? null };
-    const call = new Call(env, config, input, admitted.snapshot, dialect, waiting, admitted.teamId);
-    call.holds.push({ owner: key, reserved: admitted.reserved });
+    const call = new Call(env, config, input, admitted.snapshot, dialect, waiting, admitted.teamId, leasing);
+    call.holds.push({ owner: local?.owner ?? key, reserved: admitted.reserved });
     try {
       waiting.checkClient();
       if (admitted.teamId !== null) await call.admitTeam(admitted.teamId);
@@ -113,7 +122,9 @@ export class Call {
       if (group) {
         call.deploymentHold = await admitDeployment(env, config, input.model, group, call.tried, dialect, (owner, id, noWait) =>
           waiting.ask(owner, input.requestId, async () => owner.admit(waiting.inputFor(input, noWait), id)),
+        call.localDeployment(),
         );
+        call.deploymentAdmitted();
         waiting.checkClient();
       }
       return call;
@@ -125,12 +136,19 @@ export class Call {
   }
 
   private async admitTeam(teamId: string): Promise<void> {
+    const local = this.leasing?.admit("team", teamId, this.input) ?? null;
+    if (local) {
+      this.holds.push({ owner: local.owner, reserved: local.reserved });
+      this.leasing?.admitted("team", teamId, this.input.model, local.reserved);
+      return;
+    }
     const team = teamObject(this.env, teamId);
     const answer = await reachOrSkip(this.config, () => this.waiting.ask(team, this.requestId, async () => team.admit(this.waiting.inputFor(this.input), teamId)));
     // null: the team could not be reached and the operator chose availability over its limits (fail-open).
     if (answer === null) return;
     if (answer.kind !== "admitted") throw answerError("team", answer, teamId, this.input.model);
     this.holds.push({ owner: team, reserved: answer.reserved });
+    this.leasing?.admitted("team", teamId, this.input.model, answer.reserved);
     this.waiting.checkClient();
   }
 
@@ -149,6 +167,21 @@ export class Call {
     this.waiting.checkClient();
   }
 
+  /** Admission under a deployment's lease, for admitDeployment to try before asking the deployment's object. */
+  private localDeployment(): LocalDeployment | undefined {
+    const leasing = this.leasing;
+    if (!leasing) return undefined;
+    return (deployment) => {
+      const local = leasing.admit("deployment", deployment.id, this.input);
+      return local ? { deployment, owner: local.owner, reserved: local.reserved } : null;
+    };
+  }
+
+  private deploymentAdmitted(): void {
+    const hold = this.deploymentHold;
+    if (hold) this.leasing?.admitted("deployment", hold.deployment.id, this.input.model, hold.reserved);
+  }
+
   /**
    * The deployment failed (429, 5xx or unreachable): it rests, its reservation is released, and the call moves
    * to another deployment of the group with capacity. false when there is none (the caller then answers with
@@ -159,6 +192,7 @@ export class Call {
     if (!failed) return false;
     // Every deployment that failed rests, the last one tried included, whether or not the call moves on.
     await deploymentObject(this.env, failed.deployment.id).coolDown(cooldownMs);
+    this.leasing?.retire("deployment", failed.deployment.id, this.input.model);
     if (this.tried.size + 1 >= MAX_ATTEMPTS) return false;
     this.tried.add(failed.deployment.id);
     const group = this.config.deployments[this.input.model] ?? [];
@@ -168,7 +202,9 @@ export class Call {
       // A call failing over does not wait again: it has an answer to give.
       this.deploymentHold = await admitDeployment(this.env, this.config, this.input.model, group, this.tried, this.dialect, async (owner, id) =>
         owner.admit({ ...this.input, maxWaitMs: 0 }, id),
+      this.localDeployment(),
       );
+      this.deploymentAdmitted();
       return true;
     } catch {
       return false;
@@ -266,6 +302,8 @@ export interface AdmitRequest {
   readonly maxWaitMs: number | null;
   /** Fires when the client goes away. */
   readonly signal: AbortSignal | null;
+  /** The request's waitUntil: lease round trips run there. Without it the call uses no leases. */
+  readonly waitUntil?: ((promise: Promise<unknown>) => void) | null;
 }
 
 /** Why a later owner refused the call, as the earlier owners count it: "team:rpm_limit", "end_user_blocked"... */

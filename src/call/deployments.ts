@@ -25,6 +25,9 @@ const REMEMBER_MS = 1_000;
 /** Stands in for an owner that could not be reached when failing open: nothing to settle there. */
 const UNMETERED: DeploymentHold["owner"] = { finish: async () => false, withdraw: async () => false, extend: async () => false };
 
+/** Admits the call under this front door's lease of the deployment, or null. */
+export type LocalDeployment = (deployment: Deployment) => DeploymentHold | null;
+
 /** Asks one deployment's object to admit the call; `noWait` when it must answer now. */
 export type AskDeployment = (owner: DeploymentClient, id: string, noWait: boolean) => Promise<AdmitAnswer>;
 
@@ -42,6 +45,7 @@ export async function admitDeployment(
   tried: ReadonlySet<string>,
   dialect: Dialect,
   ask: AskDeployment,
+  local?: LocalDeployment,
 ): Promise<DeploymentHold> {
   const now = Date.now();
   const candidates = group
@@ -49,6 +53,8 @@ export async function admitDeployment(
     .sort((a, b) => expectedRoom(b, now) - expectedRoom(a, now));
   let soonest: { wait: number; error: ApiError; deployment: Deployment; waitable: boolean } | null = null;
   for (const deployment of candidates) {
+    const leased = local?.(deployment);
+    if (leased) return leased;
     const owner = deploymentObject(env, deployment.id);
     const answer = await reachOrSkip(config, () => ask(owner, deployment.id, true));
     // Fail-open: an unreachable deployment object does not stop the call from using that deployment.

@@ -74,6 +74,12 @@ const configSchema = z
     ALERT_WEBHOOK_SECRET: optionalText,
     ALERT_FORMAT: optionalText.pipe(z.enum(["json", "slack"]).nullable()),
     ALERT_RETRY_BASE_SECONDS: integer(2, 0, 300),
+    LEASES: optionalText.pipe(z.enum(["on", "off"]).nullable()),
+    LEASE_MS: integer(2_000, 100, 30_000),
+    LEASE_MIN_FREE_PERCENT: integer(10, 0, 100),
+    LEASE_SHARE_PERCENT: integer(25, 1, 100),
+    LEASE_MIN_RATE: integer(4, 1, 1_000_000),
+    LEASE_MARGIN_MS: integer(200, 0, 10_000),
   })
   .transform((env) => ({
     /** null: management API refuses with 503 until the secret is set. */
@@ -111,6 +117,20 @@ const configSchema = z
       webhookSecret: env.ALERT_WEBHOOK_SECRET,
       format: env.ALERT_FORMAT ?? "json",
       retryBaseSeconds: env.ALERT_RETRY_BASE_SECONDS,
+    },
+    /**
+     * Leases (src/limiter/lease.ts): front doors borrow short slices of an owner's capacity and admit calls locally.
+     * On unless LEASES=off. A front door asks once it sees `minRate` calls per second for an owner; a lease lasts
+     * `durationMs`, takes at most `share` of the free room and none below `minFree` of a limit; it stops admitting
+     * `marginMs` (or twice the last round trip) before it ends, to be given back in time.
+     */
+    leases: {
+      enabled: env.LEASES !== "off",
+      durationMs: env.LEASE_MS,
+      minFree: env.LEASE_MIN_FREE_PERCENT / 100,
+      share: env.LEASE_SHARE_PERCENT / 100,
+      minRate: env.LEASE_MIN_RATE,
+      marginMs: env.LEASE_MARGIN_MS,
     },
   }));
 

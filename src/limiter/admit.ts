@@ -6,7 +6,7 @@ import type { Limits } from "./limits";
 import { budgetRejection, parallelHint, pickWorst, windowRejection, type Rejection } from "./rejections";
 import { budgetFor, budgetLimitFor, ownModelLimits } from "./scopes";
 import { heldIn } from "./portions";
-import { budgetEntry, INPUT, modelScope, OUTPUT, reservationEntry, WHOLE, windowEntry, type LimiterState, type Reservation } from "./state";
+import { budgetEntry, INPUT, modelScope, OUTPUT, reservationEntry, slotsInUse, WHOLE, windowEntry, type LimiterState, type Reservation } from "./state";
 import { bucketTime, charge, usage, waitFor } from "./window";
 
 /** What one call reserves: tokens in every window scope, money at its worst case. */
@@ -45,13 +45,13 @@ export function admit(state: LimiterState, limits: Limits, request: AdmissionReq
   if (modelLimits?.budget) budgetScopes.push(modelScope(request.model));
 
   const rejections: Rejection[] = [];
-  if (limits.maxParallel !== null && state.reservations.size + 1 > limits.maxParallel) {
+  if (limits.maxParallel !== null && slotsInUse(state) + 1 > limits.maxParallel) {
     rejections.push({
       name: "parallel_requests",
       reason: limits.maxParallel === 0 ? "too_large" : "limit",
       model: null,
       limit: limits.maxParallel,
-      remaining: Math.max(0, limits.maxParallel - state.reservations.size),
+      remaining: Math.max(0, limits.maxParallel - slotsInUse(state)),
       requested: 1,
       retryAfterMs: limits.maxParallel === 0 ? null : parallelHint(state, now),
     });

@@ -9,3 +9,5 @@ export * as queue from "./queue";
 export * from "./rejections";
 export * from "./snapshot";
 export * from "./state";
+export * from "./lease";
+export * from "./lease-holder";

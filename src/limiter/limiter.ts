@@ -4,7 +4,7 @@ import { UNLIMITED_BUDGET, type Limits } from "./limits";
 import type { Rejection } from "./rejections";
 import { budgetLimitFor } from "./scopes";
 import { heldIn, usedIn } from "./portions";
-import { budgetEntry, metaEntry, reservationEntry, windowEntry, type LimiterState, type Reservation } from "./state";
+import { budgetEntry, leaseEntry, metaEntry, reservationEntry, windowEntry, type Lease, type LimiterState, type Reservation } from "./state";
 import { adjust, prune } from "./window";
 
 export interface Price {
@@ -82,11 +82,11 @@ export function advance(state: LimiterState, limits: Limits, now: number): { now
   const expired: Settlement[] = [];
   // Expiries are charged in deadline order to the budget period their deadline falls in: a reset due before a
   // deadline is applied first, so a late wake-up does not wipe a charge that belongs to the new period.
-  const due = [...state.reservations.values()].filter((reservation) => reservation.expiresAt <= at);
+  const due: Array<Reservation | Lease> = [...state.reservations.values(), ...state.leases.values()].filter((held) => held.expiresAt <= at);
   due.sort((a, b) => a.expiresAt - b.expiresAt);
-  for (const reservation of due) {
-    rollBudgets(state, limits, reservation.expiresAt, true);
-    expired.push(finish(state, limits, reservation, "expired", reservation, at));
+  for (const held of due) {
+    rollBudgets(state, limits, held.expiresAt, true);
+    expired.push("leaseId" in held ? chargeLease(state, limits, held, at) : finish(state, limits, held, "expired", held, at));
   }
   rollBudgets(state, limits, at, false);
   for (const [scope, window] of state.windows) {
@@ -94,6 +94,39 @@ export function advance(state: LimiterState, limits: Limits, now: number): { now
     if (window.buckets.length === 0) state.windows.delete(scope);
   }
   return { now: at, expired };
+}
+
+/**
+ * A lease its front door never returned (it died, or lost its way to the object) is charged in full: its tokens
+ * and requests stay in the windows where they were held, its money becomes spend. Whatever the front door admitted
+ * under it is covered, as every call's worst cost and reserved tokens fit inside it; nothing is lost.
+ */
+function chargeLease(state: LimiterState, limits: Limits, lease: Lease, now: number): Settlement {
+  for (const scope of lease.budgets) {
+    const budget = state.budgets.get(scope);
+    if (!budget) continue;
+    budget.reserved = Math.max(0, budget.reserved - (lease.cost ?? 0));
+    addSpend(budget, budgetLimitFor(limits, scope) ?? UNLIMITED_BUDGET, lease.cost ?? 0, now);
+    state.changed.add(budgetEntry(scope));
+  }
+  state.leases.delete(lease.leaseId);
+  state.changed.add(leaseEntry(lease.leaseId));
+  return { reservation: leaseAsReservation(lease), outcome: "expired", tokens: lease.tokens ?? 0, cost: lease.cost ?? 0, at: now };
+}
+
+/** How a lease appears in the spend ledger, whose lines are reservations that ended. */
+export function leaseAsReservation(lease: Lease): Reservation {
+  return {
+    requestId: lease.leaseId,
+    model: lease.model,
+    admittedAt: lease.grantedAt,
+    bucket: lease.bucket,
+    tokens: lease.tokens ?? 0,
+    cost: lease.cost ?? 0,
+    expiresAt: lease.expiresAt,
+    windows: lease.windows,
+    budgets: lease.budgets,
+  };
 }
 
 function rollBudgets(state: LimiterState, limits: Limits, at: number, scheduledOnly: boolean): void {
@@ -123,12 +156,14 @@ export interface TokenSplit {
 /**
  * Replaces a reservation with what the call really used, and learns from it (duration; with `split`, output
  * length and how the prompt's bound compares to its real count). null when it already ended (exactly-once).
+ * `endedAt`: when the call ended, if earlier than now.
  */
-export function settle(state: LimiterState, limits: Limits, requestId: string, used: Usage, clock: number, split?: TokenSplit): Settlement | null {
+export function settle(state: LimiterState, limits: Limits, requestId: string, used: Usage, clock: number, split?: TokenSplit, endedAt?: number): Settlement | null {
   const { now } = advance(state, limits, clock);
   const reservation = state.reservations.get(requestId);
   if (!reservation) return null;
-  const durationMs = now - reservation.admittedAt;
+  // A call settled later in a batch (leases) says when it really ended, so durations are learned right.
+  const durationMs = Math.max(0, Math.min(now, endedAt ?? now) - reservation.admittedAt);
   state.latencyMs = state.latencyMs === 0 ? durationMs : state.latencyMs + LATENCY_SMOOTHING * (durationMs - state.latencyMs);
   state.changed.add(metaEntry()); // latencyMs is stored in the meta entry, even when the clock did not move
   const calibrate = split && !reservation.promptExact && (reservation.promptBound ?? 0) > 0;

@@ -43,6 +43,28 @@ export interface Snapshot {
   /** The separate input and output windows (inputTpm / outputTpm, Anthropic's ITPM and OTPM), when limited. */
   readonly input: WindowReport | null;
   readonly output: WindowReport | null;
+  /** Capacity lent to front doors now (counted in the window, budget and parallel figures above). */
+  readonly leased: LeasedReport;
+}
+
+export interface LeasedReport {
+  readonly leases: number;
+  readonly tokens: number;
+  readonly requests: number;
+  readonly slots: number;
+  readonly cost: number;
+}
+
+function leasedReport(state: LimiterState): LeasedReport {
+  const report = { leases: 0, tokens: 0, requests: 0, slots: 0, cost: 0 };
+  for (const lease of state.leases.values()) {
+    report.leases++;
+    report.tokens += lease.tokens ?? 0;
+    report.requests += lease.requests ?? 0;
+    report.slots += lease.slots ?? 0;
+    report.cost += lease.cost ?? 0;
+  }
+  return report;
 }
 
 export function snapshot(state: LimiterState, limits: Limits, clock: number): Snapshot {
@@ -70,6 +92,7 @@ export function snapshot(state: LimiterState, limits: Limits, clock: number): Sn
     models,
     input: limits.inputTpm != null ? windowReport(state.windows.get(INPUT), limits.inputTpm, null, now, limits.windowMs) : null,
     output: limits.outputTpm != null ? windowReport(state.windows.get(OUTPUT), limits.outputTpm, null, now, limits.windowMs) : null,
+    leased: leasedReport(state),
   };
 }
 
@@ -80,6 +103,7 @@ export function nextWakeAt(state: LimiterState): number | null {
     if (at !== null && (next === null || at < next)) next = at;
   };
   for (const reservation of state.reservations.values()) consider(reservation.expiresAt);
+  for (const lease of state.leases.values()) consider(lease.expiresAt);
   for (const budget of state.budgets.values()) consider(budget.resetAt);
   return next;
 }

@@ -29,6 +29,26 @@ export interface Reservation {
 }
 
 /**
+ * A slice of an owner's capacity handed to one front door, which admits calls against it locally until
+ * `expiresAt` (see lease.ts). Held in the windows and budgets exactly like an in-flight call: `tokens` and
+ * `requests` charged to `bucket`, `cost` reserved, `slots` counted against max_parallel_requests. null: the owner
+ * has no limit of that kind, so nothing is held for it.
+ */
+export interface Lease {
+  readonly leaseId: string;
+  readonly model: string;
+  readonly grantedAt: number;
+  readonly bucket: number;
+  readonly expiresAt: number;
+  readonly tokens: number | null;
+  readonly requests: number | null;
+  readonly slots: number | null;
+  readonly cost: number | null;
+  readonly windows: readonly string[];
+  readonly budgets: readonly string[];
+}
+
+/**
  * Everything one limiter owns. Plain data so it can be unit-tested and persisted; `changed` lists the storage
  * entries touched since the owner last persisted, so a Durable Object writes a few small rows per request
  * instead of the whole state.
@@ -41,9 +61,18 @@ export interface LimiterState {
   windows: Map<string, Window>;
   budgets: Map<string, Budget>;
   reservations: Map<string, Reservation>;
+  /** Capacity lent to front doors, by lease id. */
+  leases: Map<string, Lease>;
   /** What this owner learned of its calls' real usage, for adaptive reservations; persisted on its own. */
   estimates: Estimates;
   changed: Set<string>;
+}
+
+/** Parallel slots in use: calls in flight here plus slots lent to front doors. */
+export function slotsInUse(state: LimiterState): number {
+  let slots = state.reservations.size;
+  for (const lease of state.leases.values()) slots += lease.slots ?? 0;
+  return slots;
 }
 
 export const WHOLE = "*";
@@ -61,6 +90,7 @@ export function emptyState(): LimiterState {
     windows: new Map(),
     budgets: new Map(),
     reservations: new Map(),
+    leases: new Map(),
     estimates: emptyEstimates(),
     changed: new Set(),
   };
@@ -71,6 +101,7 @@ const META = "meta";
 export const windowEntry = (scope: string, time: number): string => `w:${scope}:${time}`;
 export const budgetEntry = (scope: string): string => `b:${scope}`;
 export const reservationEntry = (id: string): string => `r:${id}`;
+export const leaseEntry = (id: string): string => `l:${id}`;
 export const metaEntry = (): string => META;
 
 type StoredBucket = readonly [tokens: number, requests: number];
@@ -86,6 +117,7 @@ export function entryValue(state: LimiterState, name: string): unknown {
   const rest = name.slice(2);
   if (kind === "r:") return state.reservations.get(rest);
   if (kind === "b:") return state.budgets.get(rest);
+  if (kind === "l:") return state.leases.get(rest);
   if (kind === "w:") {
     const cut = rest.lastIndexOf(":");
     const time = Number(rest.slice(cut + 1));
@@ -127,6 +159,7 @@ export function hydrate(entries: Iterable<readonly [string, unknown]>): LimiterS
       state.reservations.set(rest, stored.requestId === undefined ? { ...stored, requestId: stored.id ?? rest } : stored);
     }
     else if (kind === "b:") state.budgets.set(rest, value as Budget);
+    else if (kind === "l:") state.leases.set(rest, value as Lease);
     else if (kind === "w:") {
       const cut = rest.lastIndexOf(":");
       const scope = rest.slice(0, cut);

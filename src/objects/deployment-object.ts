@@ -4,7 +4,7 @@ import type { Limits } from "../limiter";
 import type { AlertOwner } from "./budget-alerts";
 import { LimitedObject } from "./limited-object";
 import { deploymentLimits } from "./limits";
-import type { AdmitAnswer, AdmitInput, DeploymentService, View } from "./protocol";
+import type { AdmitAnswer, AdmitInput, DeploymentService, LeaseAnswer, LeaseRequest, View } from "./protocol";
 
 export interface DeploymentRecord {
   readonly id: string;
@@ -45,6 +45,17 @@ export class DeploymentObject extends LimitedObject<DeploymentRecord> implements
       return { kind: "cooling_down", waitMs: this.cooldownUntil - now, snapshot: this.view()!.snapshot };
     }
     return this.reserve(record, input, now);
+  }
+
+  /** Leases for the deployment's calls, lent only while it is not resting after upstream errors. */
+  lease(request: LeaseRequest, id: string): LeaseAnswer {
+    if (!this.record) {
+      if (request.close.length > 0 || !findDeployment(loadConfig(this.env).deployments, id)) return { expired: request.close.map((lease) => lease.leaseId), grant: null };
+      this.saveRecord({ id });
+    }
+    const record = this.record!;
+    const resting = this.now() < this.cooldownUntil;
+    return this.renew(record, request, request.want !== null && !resting ? { extras: { teamId: null }, until: null } : null);
   }
 
   report(): { view: View<DeploymentRecord> | null; cooldownMs: number } {

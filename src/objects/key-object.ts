@@ -5,7 +5,7 @@ import type { AlertOwner } from "./budget-alerts";
 import { keyLimits, modelAllowed } from "./limits";
 import { LimitedObject } from "./limited-object";
 import { LimiterStore } from "./limiter-store";
-import type { AdmitAnswer, AdmitInput, KeyService, KeyView, Refusal } from "./protocol";
+import type { AdmitAnswer, AdmitInput, KeyService, KeyView, LeaseAnswer, LeaseRequest, Refusal } from "./protocol";
 import type { LedgerEntry } from "./spend-ledger";
 
 const MOVED_TO = "moved_to";
@@ -124,6 +124,22 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
     return this.reserve(record, input, now, { teamId: record.team_id, endUserDefaults: record.end_user_defaults ?? null, priority: record.priority ?? null });
   }
 
+  /**
+   * Leases for the key's calls of one model: lent only while the key may call that model, and never past the key's
+   * expiry. After a regeneration, leases and calls under the old secret are given back to the new object.
+   */
+  lease(request: LeaseRequest): LeaseAnswer | Promise<LeaseAnswer> {
+    const record = this.record;
+    if (!record) {
+      if (this.movedTo) return this.keyAt(this.movedTo).lease({ ...request, want: null }, this.movedTo);
+      return { expired: request.close.map((lease) => lease.leaseId), grant: null };
+    }
+    const now = this.now();
+    const allowed = request.want !== null && keyRefusal(record, now) === null && modelAllowed(record.models, request.want.model);
+    const extras = { teamId: record.team_id, endUserDefaults: record.end_user_defaults ?? null, priority: record.priority ?? null };
+    return this.renew(record, request, allowed ? { extras, until: record.expires === null ? null : Date.parse(record.expires) } : null);
+  }
+
   /** After a regeneration, calls admitted under the old secret still end here and are forwarded. */
   override async finish(requestId: string, used: Usage | null, split?: TokenSplit): Promise<boolean> {
     if (this.movedTo && !this.store.state.reservations.has(requestId)) return this.keyAt(this.movedTo).finish(requestId, used, split);
@@ -141,8 +157,8 @@ export class KeyObject extends LimitedObject<KeyRecord> implements KeyService {
   }
 
   /** Another key's object, reached directly: objects sit below the front door's guarded stubs. */
-  private keyAt(token: string): Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw"> {
-    return this.env.KEYS.get(this.env.KEYS.idFromName(token)) as unknown as Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw">;
+  private keyAt(token: string): Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw" | "lease"> {
+    return this.env.KEYS.get(this.env.KEYS.idFromName(token)) as unknown as Pick<KeyService, "adopt" | "finish" | "extend" | "withdraw" | "lease">;
   }
 }
 

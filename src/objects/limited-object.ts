@@ -17,7 +17,8 @@ import {
   type TokenSplit,
   type Usage,
 } from "../limiter";
-import type { AdmitAnswer, AdmitInput, Owner, View } from "./protocol";
+import type { AdmitAnswer, AdmitInput, AdmittedExtras, LeaseAnswer, LeaseRequest, Owner, View } from "./protocol";
+import { lend, type LendTerms } from "./lending";
 import { LimiterStore } from "./limiter-store";
 import { REJECTION_REASONS, RefusalLog } from "./refusal-log";
 import { AlertOutbox } from "./alert-outbox";
@@ -33,8 +34,6 @@ import { SpendLedger, type LedgerEntry } from "./spend-ledger";
 
 export type { AdmitInput, View } from "./protocol";
 
-/** What an owner adds to its admission answer: keys name what admits the call next. */
-type AdmittedExtras = Pick<Extract<AdmitAnswer, { kind: "admitted" }>, "teamId" | "endUserDefaults" | "priority">;
 
 const RECORD = "record";
 
@@ -208,6 +207,21 @@ export abstract class LimitedObject<R> extends DurableObject<Bindings> implement
     const resend = this.alerts.outbox.nextWakeAt(now);
     if (resend !== null) this.store.wakeBy(resend);
     if (this.queue.waiters.length > 0) this.scheduleWake(record);
+  }
+
+  /**
+   * One lease round trip (src/objects/lending.ts). `terms` null: this owner lends nothing now (a rule refuses the
+   * model, the key is blocked...); what is given back is still taken. Nothing is lent while calls wait here, so
+   * waiting calls are served first and in their fair order.
+   */
+  protected renew(record: R, request: LeaseRequest, terms: LendTerms | null): LeaseAnswer {
+    const now = this.tick(record);
+    for (const reason of request.refusals) this.refusals.note(reason, now);
+    const lending = this.queue.waiters.length === 0 ? terms : null;
+    const { answer, settlements } = lend(this.store.state, this.limits(record), loadConfig(this.env), request, lending, now);
+    this.ledger.record(settlements);
+    this.afterChange(record, now);
+    return answer;
   }
 
   /** The queue consumer delivered this alert (or gave up on it through the dead-letter queue). */

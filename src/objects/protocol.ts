@@ -1,4 +1,4 @@
-import type { EstimatesReport, Price, Rejection, Snapshot, TokenSplit, Usage } from "../limiter";
+import type { EstimatesReport, Lease, LeasedCall, LeaseSizing, LeaseWant, Price, Rejection, Snapshot, TokenSplit, Usage } from "../limiter";
 import type { EndUserDefaults, EndUserRecord, EndUserSettings } from "../schemas/end-user";
 import type { KeyRecord, KeySettings } from "../schemas/key";
 import type { TeamRecord, TeamSettings } from "../schemas/team";
@@ -108,6 +108,40 @@ export interface Owner {
   withdraw(requestId: string, reason?: string): Promise<boolean>;
 }
 
+/** What a key tells the owners after it: the extras of its admission answer. */
+export type AdmittedExtras = Pick<Extract<AdmitAnswer, { kind: "admitted" }>, "teamId" | "endUserDefaults" | "priority">;
+
+/** A call admitted under a lease that was given back while it ran, and has now ended (used null: nothing used). */
+export interface LeasedFinish {
+  readonly requestId: string;
+  readonly used: Usage | null;
+  readonly split?: TokenSplit;
+  readonly at: number;
+}
+
+/** One round trip a front door makes for its leases at an owner (src/limiter/lease.ts). */
+export interface LeaseRequest {
+  /** Leases given back, with every call admitted under them. */
+  readonly close: ReadonlyArray<{ readonly leaseId: string; readonly calls: readonly LeasedCall[] }>;
+  readonly finishes: readonly LeasedFinish[];
+  /** Why later owners refused calls admitted here under a lease ("team:rpm_limit"...), for this owner's refusal counts. */
+  readonly refusals: readonly string[];
+  /** A new lease to lend, or null. */
+  readonly want: LeaseWant | null;
+}
+
+export interface LeaseAnswer {
+  /** Leases in `close` that had already ended (charged in full): their calls did not become reservations. */
+  readonly expired: readonly string[];
+  /** The lease lent, with how to size calls as this owner does and what its admission answer would carry. */
+  readonly grant: { readonly lease: Lease; readonly sizing: LeaseSizing; readonly snapshot: Snapshot; readonly extras: AdmittedExtras } | null;
+}
+
+/** Owners that lend leases (keys, teams, deployments). */
+export interface Lender {
+  lease(request: LeaseRequest, name: string): LeaseAnswer | Promise<LeaseAnswer>;
+}
+
 export interface View<R> {
   readonly record: R;
   readonly snapshot: Snapshot;
@@ -130,7 +164,7 @@ interface RecordOwner<R> extends Owner {
   spendLog(limit: number): LedgerEntry[] | null;
 }
 
-export interface KeyService extends RecordOwner<KeyRecord> {
+export interface KeyService extends RecordOwner<KeyRecord>, Lender {
   /** false when the object already holds a key (a caller-chosen secret collided) or a forwarding address. */
   create(record: KeyRecord): boolean;
   update(settings: Partial<KeySettings>, expires: string | null | undefined): KeyView | null;
@@ -141,7 +175,7 @@ export interface KeyService extends RecordOwner<KeyRecord> {
   authenticate(): { ok: true; record: KeyRecord } | { ok: false; refusal: Refusal };
 }
 
-export interface TeamService extends RecordOwner<TeamRecord> {
+export interface TeamService extends RecordOwner<TeamRecord>, Lender {
   create(record: TeamRecord): boolean;
   update(settings: Partial<TeamSettings>): TeamView | null;
 }
@@ -159,7 +193,7 @@ export interface EndUserService extends RecordOwner<EndUserRecord> {
   update(settings: Partial<EndUserSettings>): EndUserView | null;
 }
 
-export interface DeploymentService extends Owner {
+export interface DeploymentService extends Owner, Lender {
   /** The deployment's live state for the dashboard: its view (null before first use) and cool-down left. */
   report(): { view: View<{ id: string }> | null; cooldownMs: number };
   /** The upstream answered 429 or 5xx: skip this deployment for a while. */

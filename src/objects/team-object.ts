@@ -4,7 +4,7 @@ import { teamSettingsSchema, type TeamRecord, type TeamSettings } from "../schem
 import type { AlertOwner } from "./budget-alerts";
 import { LimitedObject } from "./limited-object";
 import { modelAllowed, teamLimits } from "./limits";
-import type { AdmitAnswer, AdmitInput, TeamService, TeamView } from "./protocol";
+import type { AdmitAnswer, AdmitInput, LeaseAnswer, LeaseRequest, TeamService, TeamView } from "./protocol";
 
 /** One team: limits shared by all its keys, enforced once in this object whichever front door asks. */
 export class TeamObject extends LimitedObject<TeamRecord> implements TeamService {
@@ -59,5 +59,13 @@ export class TeamObject extends LimitedObject<TeamRecord> implements TeamService
       };
     }
     return this.reserve(record, input, now);
+  }
+
+  /** Leases for the team's calls of one model, lent only while the team may call it. */
+  lease(request: LeaseRequest): LeaseAnswer {
+    const record = this.record;
+    if (!record) return { expired: request.close.map((lease) => lease.leaseId), grant: null };
+    const allowed = request.want !== null && !record.blocked && modelAllowed(record.models, request.want.model);
+    return this.renew(record, request, allowed ? { extras: { teamId: null }, until: null } : null);
   }
 }

@@ -105,6 +105,11 @@ export const keyUsageSchema = windowUsageSchema.extend({
   reservation_policy: reservationPolicy,
   /** Calls waiting for capacity at this owner now, and how long the oldest has waited (ms). */
   queue: z.object({ length: z.number(), oldest_wait_ms: z.number().nullable() }),
+  /**
+   * Capacity lent to front doors as leases now: live leases and what they hold, already counted in tokens,
+   * requests and reserved_spend above and against max_parallel_requests. Front doors admit calls against it locally.
+   */
+  leased: z.object({ leases: z.number(), tokens: z.number(), requests: z.number(), parallel_slots: z.number(), spend: z.number() }),
   /** Calls refused, by reason ("key:tpm_limit", "team:rpm_limit", "key_blocked"...), with the last time. */
   refusals: z.record(z.string(), z.object({ count: z.number(), last_at: z.iso.datetime() })),
   /** What the owner learned of its calls (adaptive reservations size from it), per model, most recent first. */

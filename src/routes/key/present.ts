@@ -62,6 +62,13 @@ export function liveInfo(
       reserved_spend: nanosToUsd(snapshot.budget.reserved),
       reservation_policy: snapshot.policy,
       queue: { length: queue.length, oldest_wait_ms: queue.oldestWaitMs },
+      leased: {
+        leases: snapshot.leased.leases,
+        tokens: snapshot.leased.tokens,
+        requests: snapshot.leased.requests,
+        parallel_slots: snapshot.leased.slots,
+        spend: nanosToUsd(snapshot.leased.cost),
+      },
       refusals: Object.fromEntries(Object.entries(refusals).map(([reason, { count, last_at }]) => [reason, { count, last_at: iso(last_at)! }])),
       learned: learnedInfo(learned),
       models,

@@ -59,14 +59,14 @@ async function proxyCall<S extends z.ZodType<Body>>(c: Context<AppEnv>, endpoint
     endUser,
   };
   observer.describe({ model: body.model, stream: body.stream === true, endUser, requestId: input.requestId });
-  const call = await Call.admit(c.env, config, token, { input, dialect: endpoint.dialect, maxWaitMs, signal: c.req.raw.signal });
+  const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
+  const call = await Call.admit(c.env, config, token, { input, dialect: endpoint.dialect, maxWaitMs, signal: c.req.raw.signal, waitUntil });
   observer.admitted(call);
   rememberRoom(token, call.keySnapshot);
   const headers = new Headers(rateLimitHeaders(call.keySnapshot));
   if (endpoint.dialect === "anthropic") for (const [name, value] of Object.entries(anthropicRateLimitHeaders(call.keySnapshot))) headers.set(name, value);
   headers.set("x-litellm-call-id", call.requestId);
   if (call.queuedMs > 0) headers.set("x-edgequota-queue-ms", String(Math.round(call.queuedMs)));
-  const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
 
   // The gateway needs the usage chunk to settle a stream; the client sees it only if it asked for it.
   const streaming = body.stream === true;
