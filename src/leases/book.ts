@@ -34,6 +34,8 @@ const FINISH_BATCH_MS = 250;
 const MAX_FINISHES = 256;
 /** Round trips one tending makes at most (a renewal, then giving back the lease it replaced). */
 const MAX_ROUNDS = 3;
+/** Leases one request guards in a row at most (a waitUntil may not run for ever). */
+const MAX_GUARDS = 8;
 /** Entries kept before idle ones are forgotten. */
 const MAX_ENTRIES = 10_000;
 
@@ -58,6 +60,8 @@ interface Entry {
   /** Running averages of what calls reserve: what a lease is sized from. */
   typical: { tokens: number; cost: number };
   lastSeen: number;
+  /** Calls admitted here under a lease, since the entry was made. */
+  admittedLocally: number;
 }
 
 /** A call admitted under a lease: its hold at the owner is this front door's book until the lease goes back. */
@@ -79,6 +83,7 @@ export class LeaseBook {
     if (!entry.active || !entry.granted) return null;
     const call = useLease(entry.active, request, now, this.marginOf(config, entry));
     if (!call) return null;
+    entry.admittedLocally++;
     return {
       owner: this.holdOf(env, config, entry),
       reserved: { tokens: call.tokens, cost: call.cost, promptTokens: call.promptTokens },
@@ -99,7 +104,7 @@ export class LeaseBook {
   tendIfDue(env: Bindings, config: Config, scope: LenderScope, name: string, model: string, waitUntil: (promise: Promise<unknown>) => void): void {
     const entry = this.entries.get(key(scope, name, model));
     if (!entry || entry.busy || this.plan(config, entry, Date.now()) === null) return;
-    waitUntil(this.tend(env, config, entry, true));
+    waitUntil(this.tend(env, config, entry));
   }
 
   /** The owner's lease admits no more calls (a deployment failed): it goes back with the next round trip. */
@@ -109,9 +114,15 @@ export class LeaseBook {
   }
 
   /** The live leases of this front door, for tests and the benchmark. */
-  held(scope: LenderScope, name: string, model: string): { active: HeldLease | null; retired: number; converted: number; finishes: number } {
+  held(scope: LenderScope, name: string, model: string): { active: HeldLease | null; retired: number; converted: number; finishes: number; admittedLocally: number } {
     const entry = this.entries.get(key(scope, name, model));
-    return { active: entry?.active ?? null, retired: entry?.retired.length ?? 0, converted: entry?.converted.size ?? 0, finishes: entry?.finishes.length ?? 0 };
+    return {
+      active: entry?.active ?? null,
+      retired: entry?.retired.length ?? 0,
+      converted: entry?.converted.size ?? 0,
+      finishes: entry?.finishes.length ?? 0,
+      admittedLocally: entry?.admittedLocally ?? 0,
+    };
   }
 
   private entry(scope: LenderScope, name: string, model: string, now: number): Entry {
@@ -121,7 +132,7 @@ export class LeaseBook {
       if (this.entries.size >= MAX_ENTRIES) this.forgetIdle(now);
       entry = {
         scope, name, model, active: null, granted: null, retired: [], converted: new Set(), finishes: [], refusals: [],
-        rate: new RateMeter(), busy: false, askAfter: 0, roundTripMs: 0, typical: { tokens: 0, cost: 0 }, lastSeen: now,
+        rate: new RateMeter(), busy: false, askAfter: 0, roundTripMs: 0, typical: { tokens: 0, cost: 0 }, lastSeen: now, admittedLocally: 0,
       };
       this.entries.set(id, entry);
     }
@@ -183,10 +194,11 @@ export class LeaseBook {
   }
 
   /**
-   * Makes the round trips that are due, from the current request. With `guard`, the request that obtained a lease
-   * then sleeps until that lease must be given back and makes sure it is.
+   * Makes the round trips that are due, from the current request. A request that obtains a lease then sleeps until
+   * that lease must be given back and makes sure it is (or renews it, if calls are still coming). Under steady
+   * traffic a later call renews first, so the guard wakes to nothing; the chain is bounded all the same.
    */
-  private async tend(env: Bindings, config: Config, entry: Entry, guard: boolean): Promise<void> {
+  private async tend(env: Bindings, config: Config, entry: Entry, guards = MAX_GUARDS): Promise<void> {
     let obtained: number | null = null;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       // Another request is talking to this owner: let it finish (its promise belongs to its own request).
@@ -197,9 +209,9 @@ export class LeaseBook {
       const lease = await this.roundTrip(env, config, entry, plan.want);
       if (lease !== null) obtained = lease;
     }
-    if (guard && obtained !== null) {
+    if (obtained !== null && guards > 0) {
       await sleep(obtained - this.marginOf(config, entry) - Date.now());
-      await this.tend(env, config, entry, false);
+      await this.tend(env, config, entry, guards - 1);
     }
   }
 
@@ -259,7 +271,7 @@ export class LeaseBook {
         entry.finishes.push({ requestId, used, ...(split ? { split } : {}), at: now });
         // This call's own waitUntil delivers the batch if no other call has by then.
         await sleep(FINISH_BATCH_MS);
-        await this.tend(env, config, entry, false);
+        await this.tend(env, config, entry);
         return true;
       },
       withdraw: async (requestId: string, reason?: string) => {

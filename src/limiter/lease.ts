@@ -201,8 +201,11 @@ export function closeLease(state: LimiterState, limits: Limits, leaseId: string,
   state.changed.add(leaseEntry(leaseId));
 
   const settlements: Settlement[] = [];
+  const seen = new Set<string>();
   for (const call of calls) {
-    if (state.reservations.has(call.requestId)) continue; // reported twice: counted once
+    // A call reported twice, or already a reservation here, is counted once.
+    if (seen.has(call.requestId) || state.reservations.has(call.requestId)) continue;
+    seen.add(call.requestId);
     const admittedAt = Math.min(now, Math.max(lease.grantedAt, call.admittedAt));
     const reservation: Reservation = {
       requestId: call.requestId,

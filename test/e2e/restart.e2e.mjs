@@ -10,7 +10,8 @@ import { startWrangler } from "../helpers/wrangler.mjs";
 
 const MASTER = "sk-e2e-master";
 const persistTo = mkdtempSync(join(tmpdir(), "edgequota-e2e-"));
-const options = { port: 9611, inspectorPort: 9612, persistTo, vars: { MASTER_KEY: MASTER, RESERVATION_TTL_MS: "6000" } };
+// Per-call reservations across a crash; a front door that dies holding a lease is leases.e2e.mjs's subject.
+const options = { port: 9611, inspectorPort: 9612, persistTo, vars: { MASTER_KEY: MASTER, RESERVATION_TTL_MS: "6000", LEASES: "off" } };
 let worker = startWrangler(options);
 after(async () => {
   await worker.kill();

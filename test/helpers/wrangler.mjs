@@ -2,13 +2,18 @@
 // folder, killed as a whole process group (a hard kill, like a crash) when asked or when the test ends.
 import { spawn } from "node:child_process";
 
-export function startWrangler({ port, inspectorPort, persistTo, vars }) {
+/**
+ * `config`: another wrangler config (a front door reaching the authority's objects through `script_name`);
+ * `registry`: the dev registry folder that processes sharing objects must have in common.
+ */
+export function startWrangler({ port, inspectorPort, persistTo, vars, config, registry }) {
   const args = ["wrangler", "dev", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo, "--log-level", "error"];
+  if (config) args.push("-c", config);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const child = spawn("npx", args, {
     detached: true,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", ...(registry ? { WRANGLER_REGISTRY_PATH: registry } : {}) },
   });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
