@@ -5,7 +5,7 @@ import type { Rejection } from "./rejections";
 import { budgetLimitFor } from "./scopes";
 import { heldIn, usedIn } from "./portions";
 import { budgetEntry, leaseEntry, metaEntry, reservationEntry, windowEntry, type Lease, type LimiterState, type Reservation } from "./state";
-import { adjust, prune } from "./window";
+import { adjust, bucketTime, charge, prune } from "./window";
 
 export interface Price {
   /** Nano-dollars per token; may be fractional. */
@@ -97,11 +97,22 @@ export function advance(state: LimiterState, limits: Limits, now: number): { now
 }
 
 /**
- * A lease its front door never returned (it died, or lost its way to the object) is charged in full: its tokens
- * and requests stay in the windows where they were held, its money becomes spend. Whatever the front door admitted
- * under it is covered, as every call's worst cost and reserved tokens fit inside it; nothing is lost.
+ * A lease its front door never returned (it died, or lost its way to the object) is charged in full: its money
+ * becomes spend, and its tokens and requests move to the bucket of its end, as a call admitted under it just before
+ * it ended counts in a real sliding window until one window after that; held at the grant's bucket they would
+ * leave up to a lease length too early. Whatever the front door admitted under it is covered, as every call's
+ * worst cost and reserved tokens fit inside it: nothing is lost, nothing goes over.
  */
 function chargeLease(state: LimiterState, limits: Limits, lease: Lease, now: number): Settlement {
+  const end = bucketTime(lease.expiresAt, limits.windowMs);
+  for (const scope of lease.windows) {
+    const window = state.windows.get(scope);
+    // A lease lasts at most a quarter window, so its hold is still in the window when it ends.
+    if (!window || end === lease.bucket || !adjust(window, lease.bucket, -(lease.tokens ?? 0), -(lease.requests ?? 0))) continue;
+    charge(window, end, lease.tokens ?? 0, lease.requests ?? 0);
+    state.changed.add(windowEntry(scope, lease.bucket));
+    state.changed.add(windowEntry(scope, end));
+  }
   for (const scope of lease.budgets) {
     const budget = state.budgets.get(scope);
     if (!budget) continue;
