@@ -27,8 +27,12 @@ import { RateMeter } from "./rate";
  * else did, so a lease outlives its front door's traffic by at most its own length.
  */
 
-/** A lease is renewed once this fraction of its time or of its capacity is used. */
+/** A lease is renewed once this fraction of its time or of its capacity is used (or sooner, see plan). */
 const RENEW_AT = 0.5;
+/** A lease is asked for this many times the calls seen in the last second over its length. */
+const HEADROOM = 3;
+/** A lease lasts at least this many round trips to its owner, so it can be renewed and given back in time. */
+const ROUND_TRIPS_PER_LEASE = 6;
 /** Calls that outlived their lease are settled in batches, at most this long after they end. */
 const FINISH_BATCH_MS = 250;
 const MAX_FINISHES = 256;
@@ -92,10 +96,14 @@ export class LeaseBook {
     };
   }
 
-  /** A call admitted (here or by the owner): the owner's rate, and what calls reserve, size the next lease. */
+  /** A call arrives for the owner: the demand a lease is sized from. */
+  arrive(scope: LenderScope, name: string, model: string, now: number): void {
+    this.entry(scope, name, model, now).rate.note(now);
+  }
+
+  /** A call admitted (here or by the owner): what calls reserve sizes the next lease. */
   observe(scope: LenderScope, name: string, model: string, reserved: Reserved, now: number): void {
     const entry = this.entry(scope, name, model, now);
-    entry.rate.note(now);
     entry.typical.tokens = entry.typical.tokens === 0 ? reserved.tokens : entry.typical.tokens + 0.1 * (reserved.tokens - entry.typical.tokens);
     entry.typical.cost = entry.typical.cost === 0 ? reserved.cost : entry.typical.cost + 0.1 * (reserved.cost - entry.typical.cost);
   }
@@ -147,9 +155,13 @@ export class LeaseBook {
     }
   }
 
-  /** A lease stops admitting this long before it ends, so giving it back reaches the owner in time. */
-  private marginOf(config: Config, entry: Entry): number {
-    return Math.max(config.leases.marginMs, 2 * entry.roundTripMs);
+  /**
+   * A lease stops admitting this long before it ends, so giving it back reaches the owner in time: LEASE_MARGIN_MS,
+   * or two round trips when the owner answers slower (never more than half a lease: leases last six round trips).
+   */
+  private marginOf(config: Config, entry: Entry, held: HeldLease | null = entry.active): number {
+    const margin = Math.max(config.leases.marginMs, 2 * entry.roundTripMs);
+    return held ? Math.min(margin, (held.lease.expiresAt - held.lease.grantedAt) / 2) : margin;
   }
 
   /** What is due now: null when nothing; else the lease to ask for (null: only give back and settle). */
@@ -157,8 +169,11 @@ export class LeaseBook {
     const active = entry.active;
     if (active && now >= active.lease.expiresAt - this.marginOf(config, entry)) this.retire(entry);
     const current = entry.active;
-    const span = current ? current.lease.expiresAt - current.lease.grantedAt : 0;
-    const renewDue = !current || now >= current.lease.grantedAt + span * RENEW_AT || leaseUsed(current) >= RENEW_AT;
+    // Renewed at half its time or capacity, and early enough for the new lease to arrive before this one stops.
+    const renewAt = current
+      ? Math.min(current.lease.grantedAt + (current.lease.expiresAt - current.lease.grantedAt) * RENEW_AT, current.lease.expiresAt - this.marginOf(config, entry) - 1.5 * entry.roundTripMs)
+      : 0;
+    const renewDue = !current || now >= renewAt || leaseUsed(current) >= RENEW_AT;
     const steady = entry.rate.perSecond(now) >= config.leases.minRate;
     const want = config.leases.enabled && steady && renewDue && now >= entry.askAfter ? this.want(config, entry, now) : null;
     const finishesDue = entry.finishes.length >= MAX_FINISHES || (entry.finishes.length > 0 && now - entry.finishes[0]!.at >= FINISH_BATCH_MS);
@@ -167,15 +182,19 @@ export class LeaseBook {
   }
 
   /**
-   * Enough for twice the calls the front door saw in the last second over one lease's length, so a renewal at half
-   * its time or capacity arrives before it runs out. The owner lends less when it has less room (lease.ts).
+   * Enough for HEADROOM times the calls the front door saw in the last second over one lease's length, so a renewal
+   * at half its time or capacity arrives before it runs out, and traffic growing past what one object admits
+   * (a hot key) gets room to grow. A lease lasts LEASE_MS, or six round trips to a slow owner (at most four
+   * LEASE_MS; the owner caps it). The owner lends less when it has less room (lease.ts).
    */
   private want(config: Config, entry: Entry, now: number): LeaseWant | null {
     if (entry.typical.tokens === 0) return null;
-    const calls = Math.max(2, Math.ceil((2 * entry.rate.perSecond(now) * config.leases.durationMs) / 1_000));
+    const durationMs = Math.min(4 * config.leases.durationMs, Math.max(config.leases.durationMs, ROUND_TRIPS_PER_LEASE * entry.roundTripMs));
+    const calls = Math.max(2, Math.ceil((HEADROOM * entry.rate.perSecond(now) * durationMs) / 1_000));
     return {
       leaseId: crypto.randomUUID(),
       model: entry.model,
+      durationMs,
       tokens: Math.ceil(calls * entry.typical.tokens),
       requests: calls,
       slots: calls,
@@ -243,7 +262,7 @@ export class LeaseBook {
       // in full, which covers every call under them, and their calls are no reservations there.
       const now = Date.now();
       for (const held of closing) {
-        if (now < held.lease.expiresAt - this.marginOf(config, entry) / 2) entry.retired.push(held);
+        if (now < held.lease.expiresAt - this.marginOf(config, entry, held) / 2) entry.retired.push(held);
         else for (const call of held.calls.values()) entry.converted.delete(call.requestId);
       }
       entry.finishes.unshift(...finishes);

@@ -16,12 +16,16 @@ export class Leasing {
   /** The call admitted under a lease of this owner, or null: the owner must be asked. */
   admit(scope: LenderScope, name: string, input: AdmitInput): LocalAdmission | null {
     if (!this.config.leases.enabled) return null;
+    // Demand is what sizes a lease, so a call counts when it arrives; a deployment's when it is admitted there, as a
+    // call may try several of a group.
+    if (scope !== "deployment") this.book.arrive(scope, name, input.model, Date.now());
     return this.book.admit(this.env, this.config, scope, name, input.model, input, Date.now());
   }
 
   /** The call was admitted at this owner (locally or not): counted, and a round trip started if one is due. */
   admitted(scope: LenderScope, name: string, model: string, reserved: Reserved): void {
     if (!this.config.leases.enabled) return;
+    if (scope === "deployment") this.book.arrive(scope, name, model, Date.now());
     this.book.observe(scope, name, model, reserved, Date.now());
     this.book.tendIfDue(this.env, this.config, scope, name, model, this.waitUntil);
   }

@@ -28,6 +28,8 @@ export interface LeaseWant {
   /** A lease smaller than one typical call is not worth having: refused instead. */
   readonly minTokens: number;
   readonly minCost: number;
+  /** How long the front door would like it (longer when its round trips are slow); the owner caps it. */
+  readonly durationMs?: number;
 }
 
 /** The owner's lease settings (LEASE_MS, LEASE_MIN_FREE, LEASE_SHARE). */

@@ -38,7 +38,9 @@ export function lend(
   let grant: LeaseAnswer["grant"] = null;
   // LEASES=off is obeyed by front doors, which then ask for none.
   if (request.want && terms) {
-    const durationMs = Math.min(config.leases.durationMs, terms.until === null ? Number.POSITIVE_INFINITY : terms.until - now);
+    // A front door far from the owner asks for longer leases (several round trips), up to four LEASE_MS.
+    const asked = Math.max(config.leases.durationMs, Math.min(request.want.durationMs ?? 0, 4 * config.leases.durationMs));
+    const durationMs = Math.min(asked, terms.until === null ? Number.POSITIVE_INFINITY : terms.until - now);
     if (durationMs > 0) {
       const lent = grantLease(state, limits, request.want, { durationMs, minFree: config.leases.minFree, share: config.leases.share }, now);
       if (lent.ok) grant = { lease: lent.lease, sizing: lent.sizing, snapshot: snapshot(state, limits, now), extras: terms.extras };
