@@ -104,7 +104,7 @@ export class Call {
     const asked = { ...request.input, share: token };
     // A lease of the key's admits the call here; else the key's own object, without which the key cannot even be
     // authenticated: always fail closed there.
-    const local = leasing?.admit("key", token, asked) ?? null;
+    const local = leasing ? await leasing.admitSoon("key", token, asked) : null;
     const admitted: AdmitAnswer = local
       ? { kind: "admitted", reserved: local.reserved, snapshot: local.snapshot, queuedMs: 0, ...local.extras }
       : await waiting.ask(key, asked.requestId, async () => key.admit(waiting.inputFor(asked), token));
@@ -136,7 +136,7 @@ export class Call {
   }
 
   private async admitTeam(teamId: string): Promise<void> {
-    const local = this.leasing?.admit("team", teamId, this.input) ?? null;
+    const local = this.leasing ? await this.leasing.admitSoon("team", teamId, this.input) : null;
     if (local) {
       this.holds.push({ owner: local.owner, reserved: local.reserved });
       this.leasing?.admitted("team", teamId, this.input.model, local.reserved);

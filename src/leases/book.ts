@@ -38,6 +38,9 @@ const FINISH_BATCH_MS = 250;
 const MAX_FINISHES = 256;
 /** Round trips one tending makes at most (a renewal, then giving back the lease it replaced). */
 const MAX_ROUNDS = 3;
+/** Longest a call waits for a lease on its way before it asks the owner itself, and how often it looks. */
+const MAX_WAIT_FOR_LEASE_MS = 500;
+const WAIT_STEP_MS = 5;
 /** Leases one request guards in a row at most (a waitUntil may not run for ever). */
 const MAX_GUARDS = 8;
 /** Entries kept before idle ones are forgotten. */
@@ -58,6 +61,8 @@ interface Entry {
   refusals: string[];
   readonly rate: RateMeter;
   busy: boolean;
+  /** The round trip under way asks for a lease: calls may wait for it rather than crowd the owner. */
+  asking: boolean;
   /** No lease is asked for before this (after a refusal or a failed round trip). */
   askAfter: number;
   roundTripMs: number;
@@ -94,6 +99,24 @@ export class LeaseBook {
       snapshot: entry.granted.snapshot,
       extras: entry.granted.extras,
     };
+  }
+
+  /**
+   * Like admit, but when a lease for the owner is on its way (asked for, not yet answered), waits up to about one
+   * round trip for it before giving up: under a hot key, calls that would otherwise all go to the owner while its
+   * lease is renewed are what keeps the owner too busy to answer the renewal quickly.
+   */
+  async admitSoon(env: Bindings, config: Config, scope: LenderScope, name: string, model: string, request: LocalRequest): Promise<LocalAdmission | null> {
+    const first = this.admit(env, config, scope, name, model, request, Date.now());
+    const entry = this.entries.get(key(scope, name, model));
+    if (first || !entry?.asking) return first;
+    const until = Date.now() + Math.min(MAX_WAIT_FOR_LEASE_MS, Math.max(50, 1.5 * entry.roundTripMs));
+    while (entry.asking && Date.now() < until) {
+      await sleep(WAIT_STEP_MS);
+      const admitted = this.admit(env, config, scope, name, model, request, Date.now());
+      if (admitted) return admitted;
+    }
+    return this.admit(env, config, scope, name, model, request, Date.now());
   }
 
   /** A call arrives for the owner: the demand a lease is sized from. */
@@ -140,7 +163,7 @@ export class LeaseBook {
       if (this.entries.size >= MAX_ENTRIES) this.forgetIdle(now);
       entry = {
         scope, name, model, active: null, granted: null, retired: [], converted: new Set(), finishes: [], refusals: [],
-        rate: new RateMeter(), busy: false, askAfter: 0, roundTripMs: 0, typical: { tokens: 0, cost: 0 }, lastSeen: now, admittedLocally: 0,
+        rate: new RateMeter(), busy: false, asking: false, askAfter: 0, roundTripMs: 0, typical: { tokens: 0, cost: 0 }, lastSeen: now, admittedLocally: 0,
       };
       this.entries.set(id, entry);
     }
@@ -237,6 +260,7 @@ export class LeaseBook {
   /** One round trip to the owner: gives back retired leases, settles finishes, asks for `want`. The new lease's end, or null. */
   private async roundTrip(env: Bindings, config: Config, entry: Entry, want: LeaseWant | null): Promise<number | null> {
     entry.busy = true;
+    entry.asking = want !== null;
     const closing = entry.retired.splice(0);
     const close = closing.map((held) => ({ leaseId: held.lease.leaseId, calls: closeHeldLease(held) }));
     for (const { calls } of close) for (const call of calls) if (!call.ended) entry.converted.add(call.requestId);
@@ -272,6 +296,7 @@ export class LeaseBook {
       return null;
     } finally {
       entry.busy = false;
+      entry.asking = false;
     }
   }
 

@@ -22,6 +22,13 @@ export class Leasing {
     return this.book.admit(this.env, this.config, scope, name, input.model, input, Date.now());
   }
 
+  /** Like admit, waiting briefly for a lease of this owner that is on its way (see LeaseBook.admitSoon). */
+  async admitSoon(scope: LenderScope, name: string, input: AdmitInput): Promise<LocalAdmission | null> {
+    if (!this.config.leases.enabled) return null;
+    if (scope !== "deployment") this.book.arrive(scope, name, input.model, Date.now());
+    return this.book.admitSoon(this.env, this.config, scope, name, input.model, input);
+  }
+
   /** The call was admitted at this owner (locally or not): counted, and a round trip started if one is due. */
   admitted(scope: LenderScope, name: string, model: string, reserved: Reserved): void {
     if (!this.config.leases.enabled) return;
