@@ -86,12 +86,15 @@ async function waitReady(process, deadlineMs) {
   throw new Error(`${process.name} did not start within ${deadlineMs} ms:\n${process.errors()}`);
 }
 
-/** Starts the authority and `frontDoors` front doors; resolves once all answer /health. */
+/**
+ * Starts the authority and `frontDoors` front doors; resolves once all answer /health. `authorityVars` go to the
+ * authority only (what its objects read, e.g. BENCH_OBJECT_SERVICE_MS), on top of `vars`.
+ */
 let startedVars = {};
 
-export async function startTopology(frontDoors, vars) {
+export async function startTopology(frontDoors, vars, authorityVars = {}) {
   startedVars = vars;
-  const authority = start("authority", "bench/wrangler.toml", 0, vars);
+  const authority = start("authority", "bench/wrangler.toml", 0, { ...vars, ...authorityVars });
   await waitReady(authority, 90_000);
   const doors = [];
   for (let index = 1; index <= frontDoors; index++) doors.push(start(`frontdoor-${index}`, "bench/wrangler.frontdoor.toml", index, vars));

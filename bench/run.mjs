@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [-- --only queueing]
+// npm run bench [-- --quick] [-- --only queueing|leases]
 // Runs every scenario of the benchmark side by side in one run on this machine and writes the results, with
 // the command that produced them, to BENCHMARKS.md (BENCHMARKS.quick.md for --quick). Targets are printed
 // next to the measured numbers; a missed target is reported as missed, never tuned away.
-// --only queueing runs just section 8 (a topology of its own) and puts that section into the existing file in
-// place of its previous version, leaving the other sections as they were.
+// --only queueing runs just section 8 (a topology of its own), --only leases just section 9 (topologies of its own),
+// and puts that section into the existing file in place of its previous version, leaving the other sections as they
+// were.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { MASTER, api, chatBody, percentile, restarts, runLoad, timeouts } from "./load.mjs";
+import { leases } from "./leases.mjs";
 import { startTopology, stopAll, stopTopology } from "./processes.mjs";
 import { queueing } from "./queueing.mjs";
 import { utilization } from "./utilization.mjs";
@@ -15,8 +17,8 @@ import { utilization } from "./utilization.mjs";
 const quick = process.argv.includes("--quick");
 const onlyIndex = process.argv.indexOf("--only");
 const only = onlyIndex === -1 ? null : (process.argv[onlyIndex + 1] ?? "");
-if (only !== null && only !== "queueing") {
-  console.error(`--only: unknown section "${only}" (only "queueing" can run alone)`);
+if (only !== null && only !== "queueing" && only !== "leases") {
+  console.error(`--only: unknown section "${only}" (only "queueing" and "leases" can run alone)`);
   process.exit(2);
 }
 const command = `npm run bench --${quick ? " --quick" : ""}${only ? ` --only ${only}` : ""}`.replace(/ --$/, "");
@@ -222,15 +224,13 @@ async function boundedState(topology) {
   say();
 }
 
-/** Section 8 alone, spliced into the existing results file in place of its previous version. */
-async function onlyQueueing() {
+/** Section 8 or 9 alone, spliced into the existing results file in place of its previous version. */
+async function onlySection() {
   const started = Date.now();
-  const vars = { MASTER_KEY: MASTER, RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) };
-  const topology = await startTopology(2, vars);
+  const section = only === "queueing" ? 8 : 9;
+  const heading = only === "queueing" ? /^## 8\. Queueing/ : /^## 9\. Leases/;
   const lines = [];
   try {
-    console.error(`topology up after ${fmt((Date.now() - started) / 1000, 0)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
     const provenance =
       `Measured alone by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} cores, Node ${process.version}), ` +
       `not in the run that produced the sections around it.`;
@@ -238,29 +238,38 @@ async function onlyQueueing() {
       console.log(line);
       lines.push(line);
     };
-    await queueing(topology, { quick, say: sayHere, fmt, verdict, windowS: WINDOW_S, section: 8, provenance });
+    if (only === "queueing") {
+      const vars = { MASTER_KEY: MASTER, RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) };
+      const topology = await startTopology(2, vars);
+      console.error(`topology up after ${fmt((Date.now() - started) / 1000, 0)} s`);
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      await queueing(topology, { quick, say: sayHere, fmt, verdict, windowS: WINDOW_S, section, provenance });
+    } else {
+      // Its own topologies, one after the other.
+      await leases({ quick, say: sayHere, fmt, verdict, master: MASTER, windowS: WINDOW_S, section, provenance });
+    }
   } finally {
     stopAll();
   }
   const previous = existsSync(output) ? readFileSync(output, "utf8").split("\n") : [`# Benchmarks`, ``];
-  const begin = previous.findIndex((line) => /^## 8\. Queueing/.test(line));
+  const begin = previous.findIndex((line) => heading.test(line));
   let merged;
   if (begin !== -1) {
     let end = begin + 1;
     while (end < previous.length && !/^## /.test(previous[end]) && !/^Total run time:/.test(previous[end])) end++;
     merged = [...previous.slice(0, begin), ...lines, ...previous.slice(end)];
   } else {
-    // Where a full run puts it: after section 7, before the run's footer (or at the end).
+    // Where a full run puts it: after the sections before it, before the run's footer (or at the end).
     const footer = previous.findIndex((line) => /^Total run time:/.test(line));
     const at = footer === -1 ? previous.length : footer;
     merged = [...previous.slice(0, at), ...lines, ...previous.slice(at)];
   }
   writeFileSync(output, merged.join("\n").replace(/\n*$/, "\n"));
-  console.error(`section 8 written into ${output} (${fmt((Date.now() - started) / 1000, 0)} s)`);
+  console.error(`section ${section} written into ${output} (${fmt((Date.now() - started) / 1000, 0)} s)`);
 }
 
 async function main() {
-  if (only === "queueing") return onlyQueueing();
+  if (only !== null) return onlySection();
   const started = Date.now();
   say(`# Benchmarks`);
   say();
@@ -292,6 +301,9 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     await utilization(longWindow, { quick, say, fmt, verdict, windowS: UTILIZATION_WINDOW_S, section: 7, windows: 4, title: `${UTILIZATION_WINDOW_S} s windows`, extras: false });
     for (const line of queueingLines) say(line);
+    // Section 9 runs on topologies of its own (simulated distance and leases are Worker variables).
+    await stopTopology();
+    await leases({ quick, say, fmt, verdict, master: MASTER, windowS: WINDOW_S, section: 9 });
   } finally {
     stopAll();
   }

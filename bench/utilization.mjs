@@ -195,7 +195,7 @@ function promptByteBound(messages) {
 const plans = new Map();
 
 /** Call `index` of client `client`: the same for every run (and every policy). */
-function planOf(client, index) {
+export function planOf(client, index) {
   const id = `${client}:${index}`;
   let plan = plans.get(id);
   if (plan) return plan;
@@ -266,10 +266,10 @@ function usageOf(text, stream) {
 }
 
 /**
- * One policy's run: CLIENTS loops, client c always on front door c % FRONT_DOORS, each working through its own
+ * One policy's run: `clients` loops, client c always on front door c % doors.length, each working through its own
  * call sequence until `durationMs` has passed (calls in flight then finish and count).
  */
-async function drive({ doors, key, durationMs, maxWaitMs }) {
+async function drive({ doors, key, durationMs, maxWaitMs, clients }) {
   const calls = [];
   const refusals = [];
   const errors = {};
@@ -304,7 +304,7 @@ async function drive({ doors, key, durationMs, maxWaitMs }) {
       const doneMs = now();
       if (response.status === 200) {
         const usage = usageOf(text, plan.stream);
-        calls.push({ id: `${c}:${index}`, sentMs, doneMs, stream: plan.stream, usage, plan });
+        calls.push({ id: `${c}:${index}`, sentMs, doneMs, stream: plan.stream, usage, plan, callId: response.headers.get("x-litellm-call-id") });
         index++;
         continue;
       }
@@ -344,8 +344,8 @@ async function drive({ doors, key, durationMs, maxWaitMs }) {
       await sleep(wait);
     }
   };
-  await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
-  return { calls, refusals, errors, waitedMs, wallMs: now() };
+  await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+  return { calls, refusals, errors, waitedMs, wallMs: now(), clients };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ function analyse(run, tpm, windowMs, windows) {
     meanTotal,
     promptPerKb,
     // What the clients would have used unrefused: every client always busy with calls of this size and time.
-    demandFactor: (CLIENTS * (windowMs / meanCallMs) * meanTotal) / tpm,
+    demandFactor: (run.clients * (windowMs / meanCallMs) * meanTotal) / tpm,
     promptRatioMin: Math.min(...promptRatios),
     promptRatioP50: quantile(promptRatios, 0.5),
     promptRatioMax: Math.max(...promptRatios),
@@ -507,7 +507,7 @@ async function tokenizerTiming(quick) {
 }
 
 /** gzip size of the production bundle, as `wrangler deploy --dry-run` builds it from wrangler.toml. */
-async function bundleSize() {
+export async function bundleSize() {
   const out = mkdtempSync(join(tmpdir(), "edgequota-bundle-"));
   try {
     const child = await runChild(join(process.cwd(), "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", out, "-c", "wrangler.toml"], {
@@ -565,25 +565,74 @@ const byCount = (counts) =>
     .join(", ") || "none";
 
 /**
+ * Sizes a key for `clients` clients of this traffic in windows of `windowMs`: about DEMAND_FACTOR times what they
+ * would use unrefused, never below what strict reserves for the largest request (so every call fits).
+ */
+export function sizeKey(windowMs, clients = CLIENTS) {
+  // Size the key from the planned traffic itself: expected real tokens per call and time per call.
+  const sample = [];
+  for (let c = 0; c < clients; c++) for (let i = 0; i < 24; i++) sample.push(planOf(c, i));
+  const meanTokens = sample.reduce((sum, plan) => sum + plan.chars / PROMPT_CHARS_PER_TOKEN + plan.completion, 0) / sample.length;
+  const meanMs = sample.reduce((sum, plan) => sum + plan.plannedMs, 0) / sample.length + CALL_OVERHEAD_MS;
+  const demand = clients * (windowMs / meanMs) * meanTokens;
+  // Never below what strict reserves for the largest request even at the prompt's byte bound: every call fits.
+  const largestStrict = Math.max(...sample.map((plan) => plan.strictTokens));
+  const tpm = Math.max(Math.round(demand / DEMAND_FACTOR / 1000) * 1000, Math.ceil((largestStrict * 1.05) / 1000) * 1000);
+  const streamed = sample.filter((plan) => plan.stream).length / sample.length;
+  return { tpm, meanTokens, meanMs, demand, streamed };
+}
+
+/** Whether a policy's windows meet their targets: adaptive median >= 0.95 and all <= 1.02; strict all <= 1.00. */
+export function utilizationMet(policy, stats) {
+  return policy === "adaptive"
+    ? stats.median >= 0.95 && stats.max <= 1.02 && stats.maxSliding <= 1.02
+    : stats.max <= 1.0 && stats.maxSliding <= 1.0;
+}
+
+/**
+ * One policy's run against a fresh key of `tpm` (alias `alias`): `clients` clients over `doors` for `windows`
+ * windows of `windowMs`, the first one warm-up. Returns the run, its analysis and the key's settled /key/info,
+ * or `skipped` when the policy cannot be set.
+ */
+export async function measurePolicy(topology, { policy, tpm, doors, windowMs, windows, clients = CLIENTS, alias = `utilization-${policy}`, onKey }) {
+  let key;
+  let note = "";
+  try {
+    ({ key } = await api(topology.authority.url, "/key/generate", { tpm_limit: tpm, reservation_policy: policy, key_alias: alias }));
+  } catch (error) {
+    const message = String(error?.message ?? error).slice(0, 300);
+    if (policy !== "adaptive") return { policy, skipped: `not measured: /key/generate refused reservation_policy "${policy}": ${message}` };
+    // The default policy is adaptive: measure the default, and say the field itself was refused.
+    note = `reservation_policy refused by /key/generate (${message}); measured the default policy`;
+    ({ key } = await api(topology.authority.url, "/key/generate", { tpm_limit: tpm, key_alias: alias }));
+  }
+  const before = await api(topology.authority.url, `/key/info?key=${encodeURIComponent(key)}`);
+  const shown = before.info?.usage?.reservation_policy;
+  if (shown !== undefined && shown !== policy) note += `${note ? "; " : ""}/key/info reports reservation_policy "${shown}"`;
+  const run = await drive({ doors, key, durationMs: windows * windowMs, maxWaitMs: windowMs, clients });
+  const info = await settledInfo(topology.authority.url, key).catch((error) => ({ error: String(error?.message ?? error) }));
+  const codes = {};
+  for (const refusal of run.refusals) codes[refusal.code] = (codes[refusal.code] ?? 0) + 1;
+  const stats = analyse(run, tpm, windowMs, windows);
+  if (Object.values(run.errors).some((entry) => entry.status >= 500)) {
+    for (const process of [topology.authority, ...doors]) {
+      const tail = process.errors?.().trim();
+      if (tail) console.error(`  ${process.name} stderr (tail):\n${tail.slice(-1500)}`);
+    }
+  }
+  if (onKey) await onKey(key, run);
+  return { policy, note, run, codes, stats, info, tpm, key };
+}
+
+/**
  * Runs the scenario for both policies against `topology` (an authority and at least 2 front doors, started
  * with RATE_LIMIT_WINDOW_SECONDS = windowS) and writes its section with `say`.
  */
 export async function utilization(topology, { quick, say, fmt, verdict, windowS, section = 2, windows = quick ? 4 : 6, title = "", extras = true }) {
   const windowMs = windowS * 1000;
-  const durationMs = windows * windowMs;
   const doors = topology.frontDoors.slice(0, FRONT_DOORS);
   if (doors.length < FRONT_DOORS) throw new Error(`utilization needs ${FRONT_DOORS} front doors, got ${doors.length}`);
-
-  // Size the key from the planned traffic itself: expected real tokens per call and time per call.
-  const sample = [];
-  for (let c = 0; c < CLIENTS; c++) for (let i = 0; i < 24; i++) sample.push(planOf(c, i));
-  const meanTokens = sample.reduce((sum, plan) => sum + plan.chars / PROMPT_CHARS_PER_TOKEN + plan.completion, 0) / sample.length;
-  const meanMs = sample.reduce((sum, plan) => sum + plan.plannedMs, 0) / sample.length + CALL_OVERHEAD_MS;
-  const demand = CLIENTS * (windowMs / meanMs) * meanTokens;
-  // Never below what strict reserves for the largest request even at the prompt's byte bound: every call fits.
-  const largestStrict = Math.max(...sample.map((plan) => plan.strictTokens));
-  const tpm = Math.max(Math.round(demand / DEMAND_FACTOR / 1000) * 1000, Math.ceil((largestStrict * 1.05) / 1000) * 1000);
-  const streamed = sample.filter((plan) => plan.stream).length / sample.length;
+  const { tpm, meanTokens, meanMs, demand, streamed } = sizeKey(windowMs);
 
   say(`## ${section}. Utilization under realistic traffic${title ? ` (${title})` : ""}`);
   say();
@@ -603,36 +652,10 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
   const results = [];
   for (const policy of ["adaptive", "strict"]) {
     console.error(`  utilization: ${policy}`);
-    let key;
-    let note = "";
-    try {
-      ({ key } = await api(topology.authority.url, "/key/generate", { tpm_limit: tpm, reservation_policy: policy, key_alias: `utilization-${policy}` }));
-    } catch (error) {
-      const message = String(error?.message ?? error).slice(0, 300);
-      if (policy === "adaptive") {
-        // The default policy is adaptive: measure the default, and say the field itself was refused.
-        note = `reservation_policy refused by /key/generate (${message}); measured the default policy`;
-        ({ key } = await api(topology.authority.url, "/key/generate", { tpm_limit: tpm, key_alias: `utilization-${policy}` }));
-      } else {
-        results.push({ policy, skipped: `not measured: /key/generate refused reservation_policy "${policy}": ${message}` });
-        continue;
-      }
-    }
-    const before = await api(topology.authority.url, `/key/info?key=${encodeURIComponent(key)}`);
-    const shown = before.info?.usage?.reservation_policy;
-    if (shown !== undefined && shown !== policy) note += `${note ? "; " : ""}/key/info reports reservation_policy "${shown}"`;
-    const run = await drive({ doors, key, durationMs, maxWaitMs: windowMs });
-    const info = await settledInfo(topology.authority.url, key).catch((error) => ({ error: String(error?.message ?? error) }));
-    const codes = {};
-    for (const refusal of run.refusals) codes[refusal.code] = (codes[refusal.code] ?? 0) + 1;
-    const stats = analyse(run, tpm, windowMs, windows);
-    results.push({ policy, note, run, codes, stats, info, tpm });
-    if (Object.values(run.errors).some((entry) => entry.status >= 500)) {
-      for (const process of [topology.authority, ...doors]) {
-        const tail = process.errors?.().trim();
-        if (tail) console.error(`  ${process.name} stderr (tail):\n${tail.slice(-1500)}`);
-      }
-    }
+    const result = await measurePolicy(topology, { policy, tpm, doors, windowMs, windows });
+    results.push(result);
+    if (result.skipped) continue;
+    const { stats, run } = result;
     console.error(`  utilization: ${policy}: windows ${stats.consecutive.map((ratio) => fmt(ratio)).join(" ")}, max sliding ${fmt(stats.maxSliding)}, ${run.calls.length} calls, ${run.refusals.length} 429s`);
   }
 
@@ -645,10 +668,7 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
     }
     const { policy, run, codes, stats } = result;
     const exceeds = run.errors.request_exceeds_limit?.count ?? 0;
-    const ok =
-      policy === "adaptive"
-        ? stats.median >= 0.95 && stats.max <= 1.02 && stats.maxSliding <= 1.02
-        : stats.max <= 1.0 && stats.maxSliding <= 1.0;
+    const ok = utilizationMet(policy, stats);
     const others = Object.fromEntries(Object.entries(run.errors).filter(([name]) => name !== "request_exceeds_limit").map(([name, entry]) => [`${entry.status} ${name}`, entry.count]));
     const target = policy === "adaptive" ? `median >= 0.95, all <= 1.02: ${verdict(ok)}` : `all <= 1.00: ${verdict(ok)}`;
     say(
@@ -664,7 +684,7 @@ export async function utilization(topology, { quick, say, fmt, verdict, windowS,
     say(`  by the real usage of the calls sent in the window before, the refused call would have fit (capacity held by`);
     say(`  estimates above real use): at a refusal the gateway counted (median) ${fmt(stats.countedAtRefusal, 2)} of tpm_limit used or reserved`);
     say(`  (error.limit.remaining), the calls of the window before really used ${fmt(stats.realAtRefusal, 2)}. retry-after-ms p50 / p95 ${fmtNumber(stats.hintP50)} / ${fmtNumber(stats.hintP95)} ms (${stats.hintsAtFloor} of ${stats.hints} at <= 10 ms); clients`);
-    say(`  spent ${fmt(run.waitedMs / 1000 / CLIENTS, 1)} of ${fmt(run.wallMs / 1000, 1)} s each waiting on retry hints. Real tokens per call ${fmt(stats.meanTotal, 0)} (prompts`);
+    say(`  spent ${fmt(run.waitedMs / 1000 / run.clients, 1)} of ${fmt(run.wallMs / 1000, 1)} s each waiting on retry hints. Real tokens per call ${fmt(stats.meanTotal, 0)} (prompts`);
     say(`  ${fmt(stats.promptPerKb, 0)} per KB), output p50 / p95 ${stats.outputP50} / ${stats.outputP95}; call time p50 / p95 ${fmt(stats.durationP50, 0)} / ${fmt(stats.durationP95, 0)} ms: demand`);
     say(`  was about ${fmt(stats.demandFactor, 2)}x tpm_limit (16 clients always busy with calls of the answered calls' mean size and time).` +
       (stats.withoutUsage ? ` ${stats.withoutUsage} answers carried no usage (not counted).` : "") +

@@ -11,7 +11,7 @@ import { keyLimits } from "../../src/objects/limits";
 import { keyObject } from "../../src/stubs";
 import { callUpstream } from "../../src/upstream/forward";
 import { openAiUsage } from "../../src/upstream/usage";
-import type { AdmissionEntry, KeyObject } from "./objects";
+import type { AdmissionEntry, KeyObject, ObjectCalls } from "./objects";
 
 /**
  * Baselines for `npm run bench`: the same forwarding with limiting off, and the per-replica counting that
@@ -98,4 +98,11 @@ benchRoutes.get("/bench/admission-log", async (c) => {
     admissionLog(): Promise<AdmissionEntry[]>;
   };
   return c.json({ admissions: await stub.admissionLog() });
+});
+
+/** The calls that reached a "leases-" key's object (?key=secret), for the leases benchmark's share admitted locally. */
+benchRoutes.get("/bench/object-calls", async (c) => {
+  const key = c.req.query("key") ?? "";
+  const stub = c.env.KEYS.get(c.env.KEYS.idFromName(await sha256Hex(key))) as unknown as { objectCalls(): Promise<ObjectCalls> };
+  return c.json(await stub.objectCalls());
 });
