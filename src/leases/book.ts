@@ -144,6 +144,14 @@ export class LeaseBook {
     if (entry) this.retire(entry);
   }
 
+  /**
+   * The owner's settings changed (blocked, limits, models, deleted): every lease this front door holds of it stops
+   * admitting, so the change applies here at once; other front doors' leases end within a lease.
+   */
+  retireOwner(scope: LenderScope, name: string): void {
+    for (const entry of this.entries.values()) if (entry.scope === scope && entry.name === name) this.retire(entry);
+  }
+
   /** The live leases of this front door, for tests and the benchmark. */
   held(scope: LenderScope, name: string, model: string): { active: HeldLease | null; retired: number; converted: number; finishes: number; admittedLocally: number } {
     const entry = this.entries.get(key(scope, name, model));

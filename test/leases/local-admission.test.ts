@@ -80,6 +80,15 @@ describe("a key called steadily through a front door with leases", () => {
     expect(info.usage.tokens).toBe(tokens);
   });
 
+  it("stops admitting under its leases the moment the key is blocked through this front door", async () => {
+    const key = await createKey({ tpm_limit: 1_000_000, rpm_limit: 10_000 });
+    await steadyCalls(20, () => chatVia(LEASING, key.key));
+    expect(leaseBook.held("key", key.token, "gpt-4o-mini").active).not.toBeNull();
+    expect((await call("/key/block", { body: { key: key.key } })).status).toBe(200);
+    expect(leaseBook.held("key", key.token, "gpt-4o-mini").active).toBeNull();
+    expect((await chatVia(LEASING, key.key)).status).toBe(403);
+  });
+
   it("asks for no lease with LEASES=off, however steady the traffic", async () => {
     const key = await createKey({ tpm_limit: 1_000_000 });
     await steadyCalls(20, () => chatVia(NOT_LEASING, key.key));

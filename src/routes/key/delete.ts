@@ -6,6 +6,7 @@ import { requireMaster } from "../../http/master-auth";
 import { directory, keyObject } from "../../stubs";
 import { deleteKeyRequestSchema } from "../../schemas/key";
 import { tokenOf } from "./resolve";
+import { leaseBook } from "../../leases/book";
 
 /** All or nothing: if any named key does not exist, nothing is deleted and the answer says which. */
 export const deleteKeys = new Hono<AppEnv>().post("/key/delete", requireMaster, async (c) => {
@@ -17,6 +18,7 @@ export const deleteKeys = new Hono<AppEnv>().post("/key/delete", requireMaster, 
   const views = await Promise.all(tokens.map((token) => keyObject(c.env, token).view()));
   const missing = tokens.filter((_, index) => views[index] === null);
   if (missing.length > 0) throw keyNotFound(missing);
+  for (const token of tokens) leaseBook.retireOwner("key", token);
   await Promise.all(tokens.map((token) => keyObject(c.env, token).destroy()));
   await directory(c.env).remove(tokens);
   return c.json({ deleted_keys: tokens });

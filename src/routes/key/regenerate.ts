@@ -8,6 +8,7 @@ import { directory, keyObject } from "../../stubs";
 import { keyActionRequestSchema, type GenerateKeyResponse } from "../../schemas/key";
 import { keyInfo } from "./present";
 import { tokenOf } from "./resolve";
+import { leaseBook } from "../../leases/book";
 
 /**
  * New secret, same settings, spend, windows and in-flight calls. The old secret stops working at once; calls
@@ -18,6 +19,7 @@ export const regenerateKey = new Hono<AppEnv>().post("/key/regenerate", requireM
   const oldToken = await tokenOf(key);
   const secret = newSecret();
   const token = await sha256Hex(secret);
+  leaseBook.retireOwner("key", oldToken);
   const record = await keyObject(c.env, oldToken).moveTo(token, maskSecret(secret));
   if (!record) throw keyNotFound();
   const index = directory(c.env);

@@ -8,6 +8,7 @@ import { directory, keyObject } from "../../stubs";
 import { updateKeyRequestSchema } from "../../schemas/key";
 import { keyInfoResponse } from "./present";
 import { requireTeam, tokenOf } from "./resolve";
+import { leaseBook } from "../../leases/book";
 
 /** Partial update with LiteLLM's field names; `duration` restarts the expiry clock from now (null: never). */
 export const updateKey = new Hono<AppEnv>().post("/key/update", requireMaster, async (c) => {
@@ -16,6 +17,7 @@ export const updateKey = new Hono<AppEnv>().post("/key/update", requireMaster, a
   await requireTeam(c, fields.team_id);
   const period = duration ? parsePeriod(duration) : null;
   const expires = duration === undefined ? undefined : period ? new Date(addPeriod(Date.now(), period)).toISOString() : null;
+  leaseBook.retireOwner("key", token);
   const view = await keyObject(c.env, token).update(fields, expires);
   if (!view) throw keyNotFound();
   const { record } = view;
