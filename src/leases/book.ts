@@ -1,10 +1,7 @@
 import type { Bindings } from "../bindings";
 import type { Config } from "../config/config";
 import {
-  cancelLeasedCall,
   closeHeldLease,
-  endLeasedCall,
-  growLeasedCall,
   holdLease,
   leaseUsed,
   useLease,
@@ -12,10 +9,10 @@ import {
   type LeaseWant,
   type LocalRequest,
   type Snapshot,
-  type TokenSplit,
-  type Usage,
-} from "../limiter";
-import type { AdmittedExtras, LeasedFinish, Owner, Reserved } from "../objects/protocol";
+  } from "../limiter";
+import type { AdmittedExtras, Owner, Reserved } from "../objects/protocol";
+import type { Entry } from "./entry";
+import { leasedHold } from "./leased-hold";
 import { lenderOf, type LenderScope } from "./lender";
 import { RateMeter } from "./rate";
 
@@ -46,32 +43,6 @@ const MAX_GUARDS = 8;
 /** Entries kept before idle ones are forgotten. */
 const MAX_ENTRIES = 10_000;
 
-interface Entry {
-  readonly scope: LenderScope;
-  readonly name: string;
-  readonly model: string;
-  active: HeldLease | null;
-  /** What the active lease's owner would answer an admission with. */
-  granted: { snapshot: Snapshot; extras: AdmittedExtras } | null;
-  /** Leases that admit no more calls, to be given back. */
-  retired: HeldLease[];
-  /** Calls still running when their lease went back: reservations at the owner now, settled as finishes. */
-  converted: Set<string>;
-  finishes: LeasedFinish[];
-  refusals: string[];
-  readonly rate: RateMeter;
-  busy: boolean;
-  /** The round trip under way asks for a lease: calls may wait for it rather than crowd the owner. */
-  asking: boolean;
-  /** No lease is asked for before this (after a refusal or a failed round trip). */
-  askAfter: number;
-  roundTripMs: number;
-  /** Running averages of what calls reserve: what a lease is sized from. */
-  typical: { tokens: number; cost: number };
-  lastSeen: number;
-  /** Calls admitted here under a lease, since the entry was made. */
-  admittedLocally: number;
-}
 
 /** A call admitted under a lease: its hold at the owner is this front door's book until the lease goes back. */
 export interface LocalAdmission {
@@ -94,7 +65,14 @@ export class LeaseBook {
     if (!call) return null;
     entry.admittedLocally++;
     return {
-      owner: this.holdOf(env, config, entry),
+      // A call that outlived its lease is settled with the next batch, which its own waitUntil delivers if need be.
+      owner: leasedHold(entry, {
+        deliver: async () => {
+          await sleep(FINISH_BATCH_MS);
+          await this.tend(env, config, entry);
+        },
+        extendAtOwner: (requestId, tokens) => lenderOf(env, entry.scope, entry.name).extend(requestId, tokens),
+      }),
       reserved: { tokens: call.tokens, cost: call.cost, promptTokens: call.promptTokens },
       snapshot: entry.granted.snapshot,
       extras: entry.granted.extras,
@@ -308,40 +286,6 @@ export class LeaseBook {
     }
   }
 
-  /** How a leased call ends at its owner: in the lease while it is held here, as a batched finish once it went back. */
-  private holdOf(env: Bindings, config: Config, entry: Entry): LocalAdmission["owner"] {
-    const heldWith = (requestId: string): HeldLease | undefined => [entry.active, ...entry.retired].find((held) => held?.calls.has(requestId)) ?? undefined;
-    return {
-      finish: async (requestId: string, used: Usage | null, split?: TokenSplit) => {
-        const now = Date.now();
-        const held = heldWith(requestId);
-        if (held) {
-          entry.converted.delete(requestId);
-          return endLeasedCall(held, requestId, used, split, now);
-        }
-        if (!entry.converted.delete(requestId)) return false;
-        entry.finishes.push({ requestId, used, ...(split ? { split } : {}), at: now });
-        // This call's own waitUntil delivers the batch if no other call has by then.
-        await sleep(FINISH_BATCH_MS);
-        await this.tend(env, config, entry);
-        return true;
-      },
-      withdraw: async (requestId: string, reason?: string) => {
-        if (reason !== undefined) entry.refusals.push(reason);
-        const held = heldWith(requestId);
-        if (held) return cancelLeasedCall(held, requestId);
-        // Already given back as in flight: it ends as a call that used nothing.
-        if (!entry.converted.delete(requestId)) return false;
-        entry.finishes.push({ requestId, used: null, at: Date.now() });
-        return true;
-      },
-      extend: async (requestId: string, tokens: number) => {
-        const held = heldWith(requestId);
-        if (held) return growLeasedCall(held, requestId, tokens);
-        return entry.converted.has(requestId) ? lenderOf(env, entry.scope, entry.name).extend(requestId, tokens) : false;
-      },
-    };
-  }
 }
 
 const key = (scope: LenderScope, name: string, model: string): string => `${scope}\u0000${name}\u0000${model}`;
