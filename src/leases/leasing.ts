@@ -16,16 +16,15 @@ export class Leasing {
   /** The call admitted under a lease of this owner, or null: the owner must be asked. */
   admit(scope: LenderScope, name: string, input: AdmitInput): LocalAdmission | null {
     if (!this.config.leases.enabled) return null;
-    // Demand is what sizes a lease, so a call counts when it arrives; a deployment's when it is admitted there, as a
-    // call may try several of a group.
-    if (scope !== "deployment") this.book.arrive(scope, name, input.model, Date.now());
     return this.book.admit(this.env, this.config, scope, name, input.model, input, Date.now());
   }
 
   /** Like admit, waiting briefly for a lease of this owner that is on its way (see LeaseBook.admitSoon). */
-  async admitSoon(scope: LenderScope, name: string, input: AdmitInput): Promise<LocalAdmission | null> {
+  async admitSoon(scope: Exclude<LenderScope, "deployment">, name: string, input: AdmitInput): Promise<LocalAdmission | null> {
     if (!this.config.leases.enabled) return null;
-    if (scope !== "deployment") this.book.arrive(scope, name, input.model, Date.now());
+    // Demand is what sizes a lease, so a call counts when it arrives (a deployment's when it is admitted there, as a
+    // call may try several of a group).
+    this.book.arrive(scope, name, input.model, Date.now());
     return this.book.admitSoon(this.env, this.config, scope, name, input.model, input);
   }
 

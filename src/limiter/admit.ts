@@ -150,7 +150,7 @@ function pooledMargin(state: LimiterState, scope: string, variance: number): num
  * prove the call fits).
  */
 function size(state: LimiterState, limits: Limits, request: AdmissionRequest, tokenLimits: number[]): Sizing {
-  const strictOutput = outputBound(limits, request, tokenLimits);
+  const strictOutput = outputBound(limits.defaultOutputTokens, request, tokenLimits);
   const cost = request.price ? worstCost(request.price, request.promptTokens, strictOutput, request.cacheWrites === true) : null;
   if (limits.policy === "strict") return { tokens: request.promptTokens + strictOutput, prompt: request.promptTokens, variance: 0, cost };
   const prompt = request.promptExact ? request.promptTokens : promptEstimate(state.estimates, request.model, request.promptTokens).tokens;
@@ -175,10 +175,10 @@ function size(state: LimiterState, limits: Limits, request: AdmissionRequest, to
  * The output a call may produce: the client's cap, or without one the configured default, never so much that
  * the prompt plus the estimate could not fit an empty window (the "1024-token floor" failure mode).
  */
-function outputBound(limits: Limits, request: AdmissionRequest, tokenLimits: number[]): number {
+export function outputBound(defaultOutputTokens: number, request: Pick<AdmissionRequest, "maxOutputTokens" | "promptTokens">, tokenLimits: readonly number[]): number {
   if (request.maxOutputTokens !== null) return request.maxOutputTokens;
   const room = Math.min(...tokenLimits.map((limit) => limit - request.promptTokens));
-  return Math.max(0, Math.min(limits.defaultOutputTokens, room));
+  return Math.max(0, Math.min(defaultOutputTokens, room));
 }
 
 /** A hint sooner than this is a retry storm waiting to happen; a quarter of a typical call is the floor. */

@@ -1,3 +1,4 @@
+import { outputBound } from "./admit";
 import type { LeaseSizing, LeasedCall } from "./lease";
 import { worstCost, type AdmissionRequest, type TokenSplit, type Usage } from "./limiter";
 import type { Lease } from "./state";
@@ -33,8 +34,7 @@ export type LocalRequest = Pick<AdmissionRequest, "requestId" | "promptTokens" |
 /** Tokens and money a call reserves, sized as its owner would size it from the lease's sizing. */
 export function sizeCall(sizing: LeaseSizing, request: LocalRequest): { tokens: number; promptTokens: number; cost: number | null } {
   const prompt = request.promptExact ? request.promptTokens : Math.min(request.promptTokens, Math.ceil(request.promptTokens * sizing.promptRatio));
-  const room = sizing.tightestTpm === null ? Number.POSITIVE_INFINITY : sizing.tightestTpm - request.promptTokens;
-  const strictOutput = request.maxOutputTokens ?? Math.max(0, Math.min(sizing.defaultOutputTokens, room));
+  const strictOutput = outputBound(sizing.defaultOutputTokens, request, sizing.tightestTpm === null ? [] : [sizing.tightestTpm]);
   const output = sizing.output === null ? strictOutput : Math.min(sizing.output, request.maxOutputTokens ?? sizing.output);
   const cost = request.price ? worstCost(request.price, request.promptTokens, strictOutput, request.cacheWrites === true) : null;
   return { tokens: prompt + output, promptTokens: prompt, cost };
